@@ -10,13 +10,14 @@ pytestmark = pytest.mark.worker
 
 def test_round_trip_filesystem_broker(tmp_path):
     broker = tmp_path / "broker"
-    for sub in ("queue", "processed", "results"):
+    for sub in ("queue", "processed", "results", "control"):
         clean_dir(broker / sub)
     env = subprocess_env(redis_url=None, extra={"ATELIER_BROKER_DIR": str(broker)})
     client = Celery(broker="filesystem://", backend=f"file://{broker / 'results'}")
     client.conf.broker_transport_options = {"data_folder_in": str(broker / "queue"),
                                             "data_folder_out": str(broker / "queue"),
-                                            "processed_folder": str(broker / "processed")}
+                                            "processed_folder": str(broker / "processed"),
+                                            "control_folder": str(broker / "control")}
     with running_worker(env=env, name="fs", tmp_path=tmp_path):
         result = client.send_task("atelier.ping", args=["through the filesystem"])
         assert result.get(timeout=60) == "through the filesystem"
