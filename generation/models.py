@@ -54,3 +54,6 @@ class CreditEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "credit entries"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d} for {self.user_id}"

@@ -46,6 +46,9 @@ class CatalogState(models.Model):
     digest = models.CharField(max_length=64)
     loaded_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return self.digest[:12]
+
 
 class Preset(models.Model):
     """A named partial recipe a user saves and re-applies in the builder."""
@@ -74,3 +77,6 @@ class PromptHistory(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "prompt history"
+
+    def __str__(self) -> str:
+        return self.prompt[:60]

@@ -12,7 +12,13 @@ import logging
 from django.conf import settings
 from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled, ValidationError
+from ninja.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    HttpError,
+    Throttled,
+    ValidationError,
+)
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 

@@ -2,9 +2,8 @@ from datetime import datetime
 
 from ninja import Router, Schema, Status
 
-from atelier_site.accounts.services import token_create, token_revoke
-
 from atelier_site.accounts.models import ApiToken
+from atelier_site.accounts.services import token_create, token_revoke
 from generation.credits import credits_summary
 
 router = Router(tags=["account"])

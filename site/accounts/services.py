@@ -16,7 +16,7 @@ from atelier_site.accounts.models import ApiToken, WaitlistEntry, token_digest
 from generation.credits import credits_grant_due
 from prompts.errors import AtelierError
 
-TOKEN_PREFIX = "atl_"
+TOKEN_PREFIX = "atl_"  # noqa: S105 - a public prefix, not a secret
 
 
 @dataclass(frozen=True)
