@@ -80,7 +80,8 @@ def test_services_mode(monkeypatch, tmp_path):
 
 
 def test_check_deploy_is_clean_in_production(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_VERSION", "ATELIER_TESTING")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTEST_VERSION", "ATELIER_TESTING", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(DEBUG="0", SECRET_KEY="p" * 20 + "roduction-secret-key-with-enough-entropy-0123456789",
                ALLOWED_HOSTS="atelier.example.com", ATELIER_DATA_DIR=str(tmp_path))
     env.pop("DATABASE_URL", None)
