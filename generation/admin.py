@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from generation.credits import credits_grant_admin
-from generation.models import CreditEntry, CreditGrant
+from generation.models import CreditEntry, CreditGrant, Image, Job, PolicyViolation, Suspension
+from generation.policy import suspension_lift
 
 
 @admin.register(CreditGrant)
@@ -33,3 +34,44 @@ class CreditEntryAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["user__username", "reference"]
     raw_id_fields = ["user", "grant"]
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["id", "owner", "mode", "state", "progress_step", "progress_total", "attempts", "worker", "created_at"]
+    list_filter = ["state", "mode", "model"]
+    search_fields = ["prompt", "owner__username"]
+    raw_id_fields = ["owner", "source_image", "remix_of"]
+    readonly_fields = ["created_at", "started_at", "heartbeat_at", "finished_at"]
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ["id", "owner", "mode", "visibility", "hidden", "like_count", "remix_count", "created_at"]
+    list_filter = ["visibility", "hidden", "mode", "is_benchmark"]
+    search_fields = ["prompt", "owner__username"]
+    raw_id_fields = ["owner", "job", "parent", "remix_of"]
+
+
+@admin.register(PolicyViolation)
+class PolicyViolationAdmin(admin.ModelAdmin):
+    list_display = ["user", "category", "field", "created_at"]
+    list_filter = ["category"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(Suspension)
+class SuspensionAdmin(admin.ModelAdmin):
+    list_display = ["user", "reason", "created_at", "lifted_at", "lifted_by"]
+    list_filter = [("lifted_at", admin.EmptyFieldListFilter)]
+    raw_id_fields = ["user", "lifted_by"]
+    actions = ["lift"]
+
+    @admin.action(description="Lift the selected suspensions")
+    def lift(self, request, queryset):
+        count = 0
+        for suspension in queryset.filter(lifted_at__isnull=True):
+            suspension_lift(suspension=suspension, by=request.user)
+            count += 1
+        self.message_user(request, f"Lifted {count} suspensions.", messages.SUCCESS)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from prompts.models import Category, Modifier, Preset, PromptHistory
-from prompts.selectors import catalog_invalidate
+from prompts.models import Category, Modifier, PolicyRule, Preset, PromptHistory
+from prompts.selectors import catalog_invalidate, policy_invalidate
 
 
 class CatalogAdminMixin:
@@ -34,3 +34,20 @@ class PresetAdmin(admin.ModelAdmin):
 @admin.register(PromptHistory)
 class PromptHistoryAdmin(admin.ModelAdmin):
     list_display = ["prompt", "owner", "dialect", "created_at"]
+
+
+@admin.register(PolicyRule)
+class PolicyRuleAdmin(admin.ModelAdmin):
+    list_display = ["term", "category", "match", "enabled"]
+    list_filter = ["category", "match", "enabled"]
+    search_fields = ["term", "rule_id"]
+
+    def save_model(self, request, obj, form, change):
+        if not obj.rule_id:
+            obj.rule_id = f"{obj.category}:{obj.term.lower().replace(' ', '-')}"
+        super().save_model(request, obj, form, change)
+        policy_invalidate()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        policy_invalidate()

@@ -80,3 +80,25 @@ class PromptHistory(models.Model):
 
     def __str__(self) -> str:
         return self.prompt[:60]
+
+
+class PolicyRule(models.Model):
+    """A content-policy term; the YAML files seed these, the admin edits them."""
+
+    class Match(models.TextChoices):
+        WORD = "word", "Whole words"
+        PREFIX = "prefix", "Word prefix (stems)"
+        ALLOW = "allow", "Allowed phrase (silences hits inside it)"
+
+    category = models.CharField(max_length=32, db_index=True)
+    term = models.CharField(max_length=200)
+    match = models.CharField(max_length=10, choices=Match.choices, default=Match.WORD)
+    rule_id = models.CharField(max_length=120, help_text="Stable id; aliases of one entry share it.")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["category", "term"]
+        constraints = [models.UniqueConstraint(fields=["category", "term"], name="policy_rule_unique_term")]
+
+    def __str__(self) -> str:
+        return f"{self.category}: {self.term}"

@@ -7,7 +7,8 @@ import threading
 from django.core.cache import cache
 
 from prompts.catalog import Catalog, CategoryEntry, ModifierEntry
-from prompts.models import Category, Modifier
+from prompts.models import Category, Modifier, PolicyRule
+from prompts.policy import RuleSet, default_ruleset
 
 _CACHE_KEY = "prompts:catalog-version"
 _lock = threading.Lock()
@@ -71,3 +72,32 @@ def _catalog_from_db() -> Catalog:
             for c in categories
         ]
     )
+
+
+_POLICY_KEY = "prompts:policy-version"
+_policy_snapshot: tuple[int, RuleSet] | None = None
+
+
+def policy_invalidate() -> None:
+    try:
+        cache.incr(_POLICY_KEY)
+    except ValueError:
+        cache.set(_POLICY_KEY, 1, timeout=None)
+    global _policy_snapshot
+    with _lock:
+        _policy_snapshot = None
+
+
+def policy_ruleset_get() -> RuleSet:
+    """The enabled policy rules from the database (the admin edits them), compiled and
+    cached per process; the bundled files when the table is still empty."""
+    global _policy_snapshot
+    version = cache.get(_POLICY_KEY) or 0
+    current = _policy_snapshot
+    if current is not None and current[0] == version:
+        return current[1]
+    with _lock:
+        rows = list(PolicyRule.objects.filter(enabled=True).values_list("category", "term", "match", "rule_id"))
+        ruleset = RuleSet.from_rules(rows) if rows else default_ruleset()
+        _policy_snapshot = (version, ruleset)
+    return ruleset

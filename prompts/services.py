@@ -9,8 +9,10 @@ from pathlib import Path
 from django.db import transaction
 
 from prompts.catalog import DATA_DIR, Catalog
-from prompts.models import CatalogState, Category, Modifier
-from prompts.selectors import catalog_invalidate
+from prompts.models import CatalogState, Category, Modifier, PolicyRule
+from prompts.policy import DATA_DIR as POLICY_DATA_DIR
+from prompts.policy import load_rule_file
+from prompts.selectors import catalog_invalidate, policy_invalidate
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,21 @@ def catalog_load(*, directory: Path | None = None, force: bool = False) -> Catal
         CatalogState.objects.create(digest=digest)
     transaction.on_commit(catalog_invalidate)
     return CatalogLoadResult(created, updated, unchanged, skipped=False)
+
+
+@transaction.atomic
+def policy_rules_load(*, directory: Path | None = None) -> int:
+    """Add the bundled policy terms that the table lacks. Idempotent; rules an admin
+    disabled or edited stay as they are. Returns the number of rules added."""
+    directory = directory or POLICY_DATA_DIR
+    existing = set(PolicyRule.objects.values_list("category", "term"))
+    new = []
+    for path in sorted(Path(directory).glob("*.yaml")):
+        for category, term, kind, rule_id in load_rule_file(path):
+            if (category, term) not in existing:
+                existing.add((category, term))
+                new.append(PolicyRule(category=category, term=term, match=kind, rule_id=rule_id))
+    PolicyRule.objects.bulk_create(new, batch_size=500)
+    if new:
+        transaction.on_commit(policy_invalidate)
+    return len(new)

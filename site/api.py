@@ -24,6 +24,7 @@ from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 
 from atelier_site.accounts.api import router as accounts_router
 from atelier_site.accounts.services import token_authenticate
+from generation.api import router as generation_router
 from prompts.api import router as prompts_router
 from prompts.errors import AtelierError
 
@@ -124,3 +125,4 @@ def _server_error(request, exc):
 
 api.add_router("/", accounts_router)
 api.add_router("/", prompts_router)
+api.add_router("/", generation_router)

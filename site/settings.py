@@ -79,6 +79,15 @@ CREDITS_FIRST_GRANT = env_int("CREDITS_FIRST_GRANT", 50, minimum=0)
 CREDITS_MONTHLY_GRANT = env_int("CREDITS_MONTHLY_GRANT", 15, minimum=0)
 CREDITS_GRANT_MONTHS_VALID = env_int("CREDITS_GRANT_MONTHS_VALID", 1, minimum=1)
 
+# Generation
+JOBS_MAX_ACTIVE = env_int("JOBS_MAX_ACTIVE", 4, minimum=1)
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 120, minimum=2)
+JOB_QUEUED_RESEND_SECONDS = env_int("JOB_QUEUED_RESEND_SECONDS", 300, minimum=2)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+JOBS_SWEEP_INTERVAL = env_int("JOBS_SWEEP_INTERVAL", 30, minimum=1)
+POLICY_SUSPEND_AFTER = env_int("POLICY_SUSPEND_AFTER", 5, minimum=1)
+POLICY_WINDOW_DAYS = env_int("POLICY_WINDOW_DAYS", 30, minimum=1)
+
 # API
 API_THROTTLE_ANON = env_str("API_THROTTLE_ANON", "60/min")
 API_THROTTLE_USER = env_str("API_THROTTLE_USER", "600/min")
@@ -228,6 +237,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "jobs-sweep": {"task": "generation.jobs_sweep", "schedule": float(JOBS_SWEEP_INTERVAL)},
+    "credits-monthly": {"task": "generation.credits_grant_all", "schedule": 3600.0},
+}
 
 # Production hardening: `manage.py check --deploy` is clean with DEBUG=0.
 SESSION_COOKIE_HTTPONLY = True

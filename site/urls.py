@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api/", views.page_not_found),  # unknown API paths answer JSON, never HTML
     path("accounts/", include("atelier_site.accounts.urls")),
+    path("", include("generation.urls")),
     path("admin/", admin.site.urls),
 ]
 
