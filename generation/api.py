@@ -39,6 +39,9 @@ class JobIn(BaseModel):
     direction: str | None = Field(None, description="outpaint: left | right | up | down | all")
     expand: int | None = Field(None, description="outpaint: pixels to add on that side")
     shrink: float | None = Field(None, description="outpaint: shrink the image inside the frame (0.25-0.95)")
+    canvas: str | None = Field(None, description="outpaint: the frame size WxH (with left/top)")
+    left: int | None = Field(None, description="outpaint: the image's x offset in the frame")
+    top: int | None = Field(None, description="outpaint: the image's y offset in the frame")
     remix_of: int | None = None
     subject: str | None = None
     modifiers: list[str] | None = None
@@ -112,6 +115,14 @@ def job_out(job: Job) -> dict:
     }
 
 
+def _parse_size(name: str, value: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise ValidationFailed(f"{name} must look like 64x64.", code="invalid_size", details={"field": name}) from None
+    return width, height
+
+
 def spec_from_request(request) -> services.JobSpec:
     """JSON body, or multipart fields with the files `image` and `mask`."""
     source_bytes = mask_bytes = None
@@ -143,15 +154,15 @@ def spec_from_request(request) -> services.JobSpec:
         raise ValidationFailed("; ".join(f"{f['field']}: {f['message']}" for f in fields), details={"fields": fields}) from None
     width, height = payload.width, payload.height
     if payload.size:
-        try:
-            width, height = (int(part) for part in payload.size.lower().split("x"))
-        except ValueError:
-            raise ValidationFailed("size must look like 64x64.", code="invalid_size") from None
+        width, height = _parse_size("size", payload.size)
+    canvas = _parse_size("canvas", payload.canvas) if payload.canvas else None
+    offset = (payload.left or 0, payload.top or 0) if canvas and (payload.left is not None or payload.top is not None) else None
     return services.JobSpec(
         mode=payload.mode, prompt=payload.prompt, negative_prompt=payload.negative_prompt, seed=payload.seed,
         width=width, height=height, steps=payload.steps, guidance=payload.guidance, num_images=payload.n,
         strength=payload.strength, source_image_id=payload.source_image, source_bytes=source_bytes,
         mask_bytes=mask_bytes, direction=payload.direction, expand=payload.expand, shrink=payload.shrink,
+        canvas=canvas, offset=offset,
         remix_of_id=payload.remix_of,
         recipe={"subject": payload.subject, "modifiers": payload.modifiers, "dialect": payload.dialect},
     )

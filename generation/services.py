@@ -79,6 +79,8 @@ class JobSpec:
     direction: str | None = None  # outpaint
     expand: int | None = None  # outpaint: pixels added on that side (each side for "all")
     shrink: float | None = None  # outpaint: scale the image down inside the same frame
+    canvas: tuple[int, int] | None = None  # outpaint: the frame size ...
+    offset: tuple[int, int] | None = None  # ... and where the image sits in it
     remix_of_id: int | None = None
     recipe: dict[str, Any] = field(default_factory=dict)  # builder state: subject, modifiers, dialect
 
@@ -137,36 +139,51 @@ def _fit(image: PIL.Image.Image, size: tuple[int, int], resample=PIL.Image.Resam
 
 
 def outpaint_prepare(source: PIL.Image.Image, *, direction: str | None, expand: int | None, shrink: float | None,
-                     limits: Limits) -> tuple[PIL.Image.Image, PIL.Image.Image]:
-    """Place the source on a larger canvas (or shrink it inside the same frame) → (canvas, mask)."""
+                     limits: Limits, canvas: tuple[int, int] | None = None,
+                     offset: tuple[int, int] | None = None) -> tuple[PIL.Image.Image, PIL.Image.Image]:
+    """Place the source on a larger canvas → (canvas, mask; white = paint).
+
+    Three ways to say where: a `canvas` size with the image's `offset` in it (the page's
+    movable frame), a `direction` and `expand` in pixels, or `shrink` (the image scaled
+    down inside the same frame, as DALL·E users did by hand to uncrop)."""
     base_w, base_h = limits.default_size
     src = _fit(source, (base_w, base_h))
-    if shrink is not None:
+    if canvas is not None:
+        width, height = canvas
+        _check_size(limits, width, height)
+        inner = src
+        left, top = offset or ((width - base_w) // 2, (height - base_h) // 2)
+        if not (0 <= left <= width - base_w and 0 <= top <= height - base_h):
+            raise ValidationFailed(f"The image must lie inside the {width}x{height} frame.", code="invalid_offset",
+                                   details={"max_left": width - base_w, "max_top": height - base_h})
+    elif shrink is not None:
         if not 0.25 <= shrink < 1:
             raise ValidationFailed("shrink must be at least 0.25 and below 1.", code="invalid_shrink")
         width, height = base_w, base_h
-        inner = src.resize((max(8, round(base_w * shrink)), max(8, round(base_h * shrink))), PIL.Image.Resampling.LANCZOS)
+        inner = src.resize((max(8, round(base_w * shrink)), max(8, round(base_h * shrink))),
+                           PIL.Image.Resampling.LANCZOS)
         left, top = (width - inner.width) // 2, (height - inner.height) // 2
     else:
         if direction not in OUTPAINT_DIRECTIONS:
-            raise ValidationFailed(f"direction must be one of {', '.join(OUTPAINT_DIRECTIONS)}.", code="invalid_direction")
+            raise ValidationFailed(f"direction must be one of {', '.join(OUTPAINT_DIRECTIONS)}.",
+                                   code="invalid_direction")
         expand = expand if expand is not None else base_w // 2
         if expand <= 0:
             raise ValidationFailed("expand must be positive.", code="invalid_expand")
-        grow_w = expand * (2 if direction == "all" else 1) if direction in ("left", "right", "all") else 0
-        grow_h = expand * (2 if direction == "all" else 1) if direction in ("up", "down", "all") else 0
-        width, height = base_w + grow_w, base_h + grow_h
+        grow = expand * (2 if direction == "all" else 1)
+        width = base_w + (grow if direction in ("left", "right", "all") else 0)
+        height = base_h + (grow if direction in ("up", "down", "all") else 0)
         _check_size(limits, width, height)
         inner = src
-        left = {"left": expand, "all": expand}.get(direction, 0)
-        top = {"up": expand, "all": expand}.get(direction, 0)
-    canvas = PIL.Image.new("RGB", (width, height), (127, 127, 127))
-    # Stretch the border pixels outward as a starting point: better than flat grey.
-    canvas.paste(inner.resize((width, height), PIL.Image.Resampling.BILINEAR))
-    canvas.paste(inner, (left, top))
+        left = expand if direction in ("left", "all") else 0
+        top = expand if direction in ("up", "all") else 0
+    picture = PIL.Image.new("RGB", (width, height), (127, 127, 127))
+    # Stretch the source over the new area as a starting point: better than flat grey.
+    picture.paste(inner.resize((width, height), PIL.Image.Resampling.BILINEAR))
+    picture.paste(inner, (left, top))
     mask = PIL.Image.new("L", (width, height), 255)
     mask.paste(0, (left, top, left + inner.width, top + inner.height))
-    return canvas, mask
+    return picture, mask
 
 
 def _png_bytes(image: PIL.Image.Image) -> bytes:
@@ -228,7 +245,7 @@ def job_create(*, user, spec: JobSpec) -> Job:
                                    "in field `image`.", code="source_required")
         if mode == Job.Mode.OUTPAINT:
             canvas, mask = outpaint_prepare(source, direction=spec.direction, expand=spec.expand, shrink=spec.shrink,
-                                            limits=limits)
+                                            limits=limits, canvas=spec.canvas, offset=spec.offset)
             width, height = canvas.size
         else:
             if spec.width is None and spec.height is None:
@@ -260,7 +277,9 @@ def job_create(*, user, spec: JobSpec) -> Job:
         if strength is not None:
             recipe["strength"] = strength
         if mode == Job.Mode.OUTPAINT:
-            recipe["outpaint"] = {"direction": spec.direction, "expand": spec.expand, "shrink": spec.shrink}
+            recipe["outpaint"] = {"direction": spec.direction, "expand": spec.expand, "shrink": spec.shrink,
+                                  "canvas": list(spec.canvas) if spec.canvas else None,
+                                  "offset": list(spec.offset) if spec.offset else None}
         if source_image is not None:
             recipe["source_image"] = source_image.pk
         if remix_of is not None:

@@ -82,3 +82,15 @@ def _clear_cache():
     else:
         cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Every test gets its own media folder, so file assertions see only its own files."""
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(root), "base_url": settings.MEDIA_URL}}}
+    return root

@@ -8,9 +8,11 @@ downloaded: a missing model fails the job with a clear message.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import PIL.Image
 from django.conf import settings
@@ -89,10 +91,21 @@ def backend_name() -> str:
     return settings.GENERATION_MODEL or "embedded"
 
 
+def _is_embedded(name: str) -> bool:
+    """`embedded`, or a folder holding weights of Atelier's own pipeline (e.g. a retrained copy)."""
+    if name == "embedded":
+        return True
+    index = Path(name) / "model_index.json"
+    try:
+        return json.loads(index.read_text()).get("_class_name") == "AtelierPipeline"
+    except (OSError, ValueError):
+        return False
+
+
 def backend_limits(name: str | None = None) -> Limits:
     """The limits without loading weights (the web process validates requests with them)."""
     name = name or backend_name()
-    if name == "embedded":
+    if _is_embedded(name):
         from generation.backends.embedded import EMBEDDED_LIMITS
 
         return EMBEDDED_LIMITS
@@ -106,10 +119,10 @@ def backend_get(name: str | None = None) -> Backend:
     name = name or backend_name()
     with _lock:
         if name not in _loaded:
-            if name == "embedded":
-                from generation.backends.embedded import EmbeddedBackend
+            if _is_embedded(name):
+                from generation.backends.embedded import WEIGHTS, EmbeddedBackend
 
-                _loaded[name] = EmbeddedBackend()
+                _loaded[name] = EmbeddedBackend(WEIGHTS if name == "embedded" else Path(name))
             else:
                 from generation.backends.diffusers_backend import DiffusersBackend
 

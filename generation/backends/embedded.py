@@ -38,6 +38,7 @@ class EmbeddedBackend(Backend):
     sampler = "DDIM"
 
     def __init__(self, weights: Path = WEIGHTS):
+        self.name = "embedded" if weights == WEIGHTS else str(weights)
         if not (weights / "model_index.json").exists():
             raise ModelUnavailable(f"The embedded model's weights are missing from {weights}.")
         from generation.embedded.pipeline import AtelierPipeline

@@ -1,0 +1,32 @@
+import io
+import os
+
+import PIL.Image
+import pytest
+
+from generation.backends.embedded import WEIGHTS
+
+
+@pytest.fixture
+def need_weights(settings):
+    """The shipped weights (or, while developing, EMBEDDED_TEST_WEIGHTS=<folder>)."""
+    override = os.environ.get("EMBEDDED_TEST_WEIGHTS")
+    if override:
+        settings.GENERATION_MODEL = override
+        return
+    if not (WEIGHTS / "model_index.json").exists():
+        pytest.fail(f"the embedded model's weights are missing from {WEIGHTS}")
+
+
+def png_bytes(image: PIL.Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def mask_png(size=(64, 64), box=(16, 16, 48, 48)) -> bytes:
+    """A DALL·E-style mask: opaque everywhere, transparent (= repaint) inside `box`."""
+    mask = PIL.Image.new("RGBA", size, (0, 0, 0, 255))
+    if box:
+        mask.paste((0, 0, 0, 0), box)
+    return png_bytes(mask)
