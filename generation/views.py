@@ -92,3 +92,72 @@ def my_images(request):
     return render(request, "generation/my_images.html", {
         "page": page, "mode": mode, "q": q or "", "modes": Job.Mode.choices, "active_jobs": active,
     })
+
+
+def _int_or_none(value):
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        raise AtelierError(f"{value!r} is not a whole number.", code="invalid_number", status=422) from None
+
+
+def _float_or_none(value):
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        raise AtelierError(f"{value!r} is not a number.", code="invalid_number", status=422) from None
+
+
+def builder_spec(data) -> services.JobSpec:
+    """A job from the builder's fields: subject, modifiers (`slug` or `slug:weight`), dialect,
+    negative prompt, an optional hand-edited prompt, and parameters. The prompt is composed
+    on the server, so the form works without JavaScript."""
+    from prompts.composer import ModifierChoice, Recipe, recipe_render
+    from prompts.selectors import catalog_get
+
+    raw = data.getlist("modifiers") if hasattr(data, "getlist") else data.get("modifiers", [])
+    if isinstance(raw, str):
+        raw = [raw]
+    choices = []
+    for item in raw:
+        for part in str(item).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            slug, _, weight = part.partition(":")
+            choices.append(ModifierChoice(slug=slug, weight=float(weight) if weight else 1.0))
+    subject = (data.get("subject") or "").strip()
+    dialect = data.get("dialect") or "plain"
+    negative = (data.get("negative_prompt") or "").strip()
+    prompt = (data.get("prompt") or "").strip()
+    if not prompt:
+        # The models read prose or tags; Midjourney's --parameters are not for them.
+        rendered = recipe_render(recipe=Recipe(subject=subject, modifiers=tuple(choices), negative_prompt=negative),
+                                 dialect="sd" if dialect == "sd" else "plain", catalog=catalog_get())
+        prompt, negative = rendered.prompt, rendered.negative_prompt
+    width = height = None
+    if data.get("size"):
+        try:
+            width, height = (int(v) for v in str(data["size"]).lower().split("x"))
+        except ValueError:
+            raise AtelierError("size must look like 64x64.", code="invalid_size", status=422) from None
+    remix_of = _int_or_none(data.get("remix_of"))
+    return services.JobSpec(
+        mode=Job.Mode.TEXT2IMG, prompt=prompt, negative_prompt=negative, seed=_int_or_none(data.get("seed")),
+        width=width, height=height, steps=_int_or_none(data.get("steps")),
+        guidance=_float_or_none(data.get("guidance")), num_images=_int_or_none(data.get("n")), remix_of_id=remix_of,
+        recipe={"subject": subject, "modifiers": [f"{c.slug}:{c.weight:g}" if c.weight != 1 else c.slug for c in choices],
+                "dialect": dialect},
+    )
+
+
+@login_required
+@require_POST
+def create_generate(request):
+    """The builder's Generate button (without JavaScript too)."""
+    try:
+        job = services.job_create(user=request.user, spec=builder_spec(request.POST))
+    except (AtelierError, ValueError) as exc:
+        messages.error(request, getattr(exc, "message", str(exc)))
+        return redirect(request.META.get("HTTP_REFERER") or "/create")
+    return redirect("job_detail", job_id=job.pk)

@@ -26,7 +26,11 @@ from atelier_site.accounts.api import router as accounts_router
 from atelier_site.accounts.services import token_authenticate
 from generation.api import router as generation_router
 from prompts.api import router as prompts_router
+from prompts.composer import ComposeError
 from prompts.errors import AtelierError
+from prompts.linter.findings import LintError
+from prompts.tokens import TokenizerError
+from prompts.wildcards import WildcardError
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +80,15 @@ def error_response(request, status: int, code: str, message: str, details=None, 
 @api.exception_handler(AtelierError)
 def _atelier_error(request, exc: AtelierError):
     return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+@api.exception_handler(ComposeError)
+@api.exception_handler(WildcardError)
+@api.exception_handler(LintError)
+@api.exception_handler(TokenizerError)
+def _prompt_error(request, exc):
+    # The prompt engine's errors are ValueErrors with a code: bad input, 422.
+    return error_response(request, 422, exc.code, str(exc), getattr(exc, "details", None) or {})
 
 
 @api.exception_handler(ValidationError)

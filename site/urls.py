@@ -15,7 +15,10 @@ urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api/", views.page_not_found),  # unknown API paths answer JSON, never HTML
     path("accounts/", include("atelier_site.accounts.urls")),
-    path("", include("generation.urls")),
+    path("", include("prompts.urls")),  # /create (the builder)
+    path("", include("generation.urls")),  # /jobs, /create/generate, /i/<id>/edit|outpaint, /me/images
+    path("", include("gallery.urls")),  # /gallery, /i/<id>, /u/<name>, /c/<id>
+    path("", include("atelier_site.book.urls")),  # /book, /book/<chapter>, /book/<category>/<slug>
     path("admin/", admin.site.urls),
 ]
 
