@@ -238,7 +238,7 @@ def job_create(*, user, spec: JobSpec) -> Job:
             if not prompt and mode == Job.Mode.VARIATION:
                 prompt = source_image.prompt
                 negative = negative or source_image.negative_prompt
-        elif spec.source_bytes:
+        elif spec.source_bytes is not None:
             source = upload_open(spec.source_bytes)
         else:
             raise ValidationFailed("This mode needs a source image: `source_image` (a gallery image id) or an upload "
@@ -252,7 +252,7 @@ def job_create(*, user, spec: JobSpec) -> Job:
                 width, height = limits.default_size
             _check_size(limits, width, height)
             if mode == Job.Mode.EDIT:
-                if not spec.mask_bytes:
+                if spec.mask_bytes is None:
                     raise ValidationFailed("An edit needs a mask: a PNG whose transparent pixels mark the area "
                                            "to repaint, in field `mask`.", code="mask_required")
                 mask = _fit(mask_open(spec.mask_bytes, size=source.size), (width, height),
