@@ -36,6 +36,8 @@ def check_spatial_relation(ctx: LintContext) -> Iterator[Finding]:
         phrase = match.group()
         if phrase.casefold() == "over" and _OVER_PARTICLE_RE.search(body, 0, match.start()):
             continue
+        if _places_in_setting(ctx, match.end()):
+            continue  # "under a night sky": the backdrop, not two objects to arrange
         left_right = match.group("lr") is not None
         yield Finding(
             code="spatial_relation",
@@ -55,6 +57,16 @@ def check_spatial_relation(ctx: LintContext) -> Iterator[Finding]:
                 "generate the scene and fix the placement with an edit (inpainting)."
             ),
         )
+
+
+_ARTICLE_RE = re.compile(rf"\s+(?:{_DETERMINERS}\s+)?", re.IGNORECASE)
+
+
+def _places_in_setting(ctx: LintContext, end: int) -> bool:
+    """True when the relation word is followed by a catalog setting or weather modifier."""
+    gap = _ARTICLE_RE.match(ctx.body, end)
+    start = gap.end() if gap else end
+    return any(m.start == start and m.category in ("setting", "weather") for m in ctx.modifiers)
 
 
 # -- attribute binding --------------------------------------------------------------------------
@@ -120,7 +132,9 @@ _SENTENCE_END_RE = re.compile(r"[.;!?\n]+(?:\s|$)")
 
 def check_attribute_binding(ctx: LintContext) -> Iterator[Finding]:
     """Two or more objects in one sentence, each with its own attributes."""
-    pairs = [p for p in attribute_pairs(ctx.body) if not ctx.in_quotes(p[2])]
+    # Words inside catalog modifiers ("golden hour light", "stained glass window") are
+    # style terms, not attributes of an object.
+    pairs = [p for p in attribute_pairs(ctx.body) if not ctx.in_quotes(p[2]) and not ctx.in_modifier(p[2])]
     if len(pairs) < 2:
         return
     ends = [m.end() for m in _SENTENCE_END_RE.finditer(ctx.body)] + [len(ctx.body) + 1]

@@ -562,3 +562,19 @@ def test_weighted_sd_prompt_spans_point_into_the_original(catalog):
     counting = [prompt[f.start : f.end] for f in result.findings if f.code == "counting"]
     assert counting == ["ten", "two"]
     assert result.tokens.count < 30
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a red fish under a night sky",  # the setting is a backdrop, not an object to place
+        "A stained glass window of a red fish, golden hour light",  # style terms, not attributes
+    ],
+)
+def test_builder_output_does_not_draw_false_scene_findings(catalog, prompt):
+    assert not {"spatial_relation", "attribute_binding"} & codes(catalog, prompt)
+
+
+def test_objects_still_draw_scene_findings_next_to_modifiers(catalog):
+    found = codes(catalog, "a red cube under a blue sphere, golden hour light")
+    assert {"spatial_relation", "attribute_binding"} <= found
