@@ -155,9 +155,14 @@ def builder_spec(data) -> services.JobSpec:
 @require_POST
 def create_generate(request):
     """The builder's Generate button (without JavaScript too)."""
+    from prompts.services import history_record
+
     try:
-        job = services.job_create(user=request.user, spec=builder_spec(request.POST))
+        spec = builder_spec(request.POST)
+        job = services.job_create(user=request.user, spec=spec)
     except (AtelierError, ValueError) as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
         return redirect(request.META.get("HTTP_REFERER") or "/create")
+    history_record(user=request.user, prompt=job.prompt, negative_prompt=job.negative_prompt,
+                   dialect=spec.recipe.get("dialect") or "plain", state=spec.recipe)
     return redirect("job_detail", job_id=job.pk)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 
 from django.core.cache import cache
+from django.db.models import Q, QuerySet
 
 from prompts.catalog import Catalog, CategoryEntry, ModifierEntry
-from prompts.models import Category, Modifier, PolicyRule
+from prompts.models import Category, Modifier, PolicyRule, Preset, PromptHistory
 from prompts.policy import RuleSet, default_ruleset
 
 _CACHE_KEY = "prompts:catalog-version"
@@ -101,3 +102,21 @@ def policy_ruleset_get() -> RuleSet:
         ruleset = RuleSet.from_rules(rows) if rows else default_ruleset()
         _policy_snapshot = (version, ruleset)
     return ruleset
+
+
+# -- the builder's presets and history ------------------------------------------------------------
+
+HISTORY_LIMIT = 100
+
+
+def presets_for_user(*, user) -> QuerySet[Preset]:
+    return Preset.objects.filter(owner=user).order_by("name", "id")
+
+
+def history_for_user(*, user, q: str | None = None, limit: int = HISTORY_LIMIT) -> list[PromptHistory]:
+    """The newest entries first; `q` keeps those whose prompt or negative prompt holds it."""
+    entries = PromptHistory.objects.filter(owner=user)
+    q = (q or "").strip()
+    if q:
+        entries = entries.filter(Q(prompt__icontains=q) | Q(negative_prompt__icontains=q))
+    return list(entries.order_by("-created_at", "-id")[: max(0, min(limit, HISTORY_LIMIT))])

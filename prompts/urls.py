@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from prompts import views
+
+urlpatterns = [
+    path("create", views.builder, name="builder"),
+]

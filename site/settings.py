@@ -92,6 +92,8 @@ POLICY_WINDOW_DAYS = env_int("POLICY_WINDOW_DAYS", 30, minimum=1)
 # API
 API_THROTTLE_ANON = env_str("API_THROTTLE_ANON", "60/min")
 API_THROTTLE_USER = env_str("API_THROTTLE_USER", "600/min")
+# The builder's live preview calls the public prompt endpoints as people type.
+API_THROTTLE_BUILDER = env_str("API_THROTTLE_BUILDER", "600/min")
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100, minimum=1)
 
 # E-mail: the console backend in development prints messages (password reset, invites).
