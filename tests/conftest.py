@@ -94,3 +94,18 @@ def media_root(settings, tmp_path):
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(root), "base_url": settings.MEDIA_URL}}}
     return root
+
+
+@pytest.fixture
+def need_weights(settings):
+    """The shipped embedded weights (or, while developing, EMBEDDED_TEST_WEIGHTS=<folder>)."""
+    import os
+
+    from generation.backends.embedded import WEIGHTS
+
+    override = os.environ.get("EMBEDDED_TEST_WEIGHTS")
+    if override:
+        settings.GENERATION_MODEL = override
+        return
+    if not (WEIGHTS / "model_index.json").exists():
+        pytest.fail(f"the embedded model's weights are missing from {WEIGHTS}")

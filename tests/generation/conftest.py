@@ -1,21 +1,6 @@
 import io
-import os
 
 import PIL.Image
-import pytest
-
-from generation.backends.embedded import WEIGHTS
-
-
-@pytest.fixture
-def need_weights(settings):
-    """The shipped weights (or, while developing, EMBEDDED_TEST_WEIGHTS=<folder>)."""
-    override = os.environ.get("EMBEDDED_TEST_WEIGHTS")
-    if override:
-        settings.GENERATION_MODEL = override
-        return
-    if not (WEIGHTS / "model_index.json").exists():
-        pytest.fail(f"the embedded model's weights are missing from {WEIGHTS}")
 
 
 def png_bytes(image: PIL.Image.Image) -> bytes:

@@ -39,7 +39,7 @@
     var layer = document.createElement("canvas");
     layer.width = canvas.width; layer.height = canvas.height;
     var l = layer.getContext("2d");
-    l.imageSmoothingEnabled = false;
+    l.imageSmoothingQuality = "high";
     l.drawImage(img, 0, 0, canvas.width, canvas.height);
     l.globalCompositeOperation = "destination-out";
     strokes.forEach(function (s) { drawStroke(l, s, 1); });
