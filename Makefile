@@ -23,7 +23,9 @@ setup: $(STAMP)
 	@$(PY) manage.py migrate --noinput -v 0
 	@$(PY) manage.py load_initial_data
 
+# The prompt book's swatches are rendered once by the embedded model (skipped when built).
 run: setup
+	@$(PY) manage.py build_book_swatches
 	@$(PY) manage.py runlocal
 
 # A worker alone, for more machines: point DATABASE_URL, REDIS_URL (and media storage)

@@ -408,7 +408,8 @@ def _images_store(job: Job, images: list[PIL.Image.Image], *, sampler: str) -> l
             meta = imagefiles.ImageMetadata(
                 prompt=job.prompt, negative_prompt=job.negative_prompt, steps=job.steps, sampler=sampler,
                 cfg_scale=job.guidance, seed=job.seed + index, width=picture.width, height=picture.height,
-                model=_model_label(job.model), recipe={**job.recipe, "seed": job.seed + index, "index": index},
+                model=_model_label(job.model),
+                recipe={**job.recipe, "seed": job.seed + index, "index": index, "sampler": sampler},
             )
             written.append(imagefiles.file_write_atomic(storage=default_storage, name=names["file"],
                                                         data=imagefiles.png_encode(picture, metadata=meta)))

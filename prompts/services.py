@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -92,6 +93,8 @@ def catalog_load(*, directory: Path | None = None, force: bool = False) -> Catal
         state.save(update_fields=["digest", "loaded_at"])
     else:
         CatalogState.objects.create(digest=digest)
+    # Now for this connection (and tests inside one transaction), again once committed for everyone.
+    catalog_invalidate()
     transaction.on_commit(catalog_invalidate)
     return CatalogLoadResult(created, updated, unchanged, skipped=False)
 
@@ -150,8 +153,17 @@ def text_check(*, value: str, field: str, max_chars: int = MAX_TEXT_CHARS) -> st
 
 
 def default_model() -> str:
-    """The model the linter counts tokens for: the one that generates here."""
-    return getattr(settings, "GENERATION_MODEL", "") or "embedded"
+    """The model the linter counts tokens for: the one that generates here. A folder of
+    Atelier's own pipeline (a retrained copy) counts as the embedded model."""
+    name = settings.GENERATION_MODEL or "embedded"
+    if name != "embedded":
+        try:
+            index = json.loads((Path(name) / "model_index.json").read_text())
+        except (OSError, ValueError):
+            return name
+        if index.get("_class_name") == "AtelierPipeline":
+            return "embedded"
+    return name
 
 
 def modifier_choices(items: Iterable) -> tuple[ModifierChoice, ...]:

@@ -1,7 +1,9 @@
 """Site-wide pages: home and the error pages (JSON under /api/)."""
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views.static import serve
 
 
 def home(request):
@@ -35,3 +37,8 @@ def bad_request(request, exception=None):
     if _wants_json(request):
         return JsonResponse({"error": {"code": "bad_request", "message": "Bad request.", "details": {}}}, status=400)
     return render(request, "400.html", status=400)
+
+
+def media(request, path: str):
+    """Local media (when not on S3). MEDIA_ROOT is read per request, not at URL load."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

@@ -91,7 +91,7 @@ def backend_name() -> str:
     return settings.GENERATION_MODEL or "embedded"
 
 
-def _is_embedded(name: str) -> bool:
+def is_embedded_model(name: str) -> bool:
     """`embedded`, or a folder holding weights of Atelier's own pipeline (e.g. a retrained copy)."""
     if name == "embedded":
         return True
@@ -105,7 +105,7 @@ def _is_embedded(name: str) -> bool:
 def backend_limits(name: str | None = None) -> Limits:
     """The limits without loading weights (the web process validates requests with them)."""
     name = name or backend_name()
-    if _is_embedded(name):
+    if is_embedded_model(name):
         from generation.backends.embedded import EMBEDDED_LIMITS
 
         return EMBEDDED_LIMITS
@@ -119,7 +119,7 @@ def backend_get(name: str | None = None) -> Backend:
     name = name or backend_name()
     with _lock:
         if name not in _loaded:
-            if _is_embedded(name):
+            if is_embedded_model(name):
                 from generation.backends.embedded import WEIGHTS, EmbeddedBackend
 
                 _loaded[name] = EmbeddedBackend(WEIGHTS if name == "embedded" else Path(name))
