@@ -24,6 +24,8 @@ from ninja.throttling import AnonRateThrottle, AuthRateThrottle
 
 from atelier_site.accounts.api import router as accounts_router
 from atelier_site.accounts.services import token_authenticate
+from gallery.api import public_auth as gallery_public_auth
+from gallery.api import router as gallery_router
 from generation.api import router as generation_router
 from prompts.api import router as prompts_router
 from prompts.composer import ComposeError
@@ -139,3 +141,5 @@ def _server_error(request, exc):
 api.add_router("/", accounts_router)
 api.add_router("/", prompts_router)
 api.add_router("/", generation_router)
+gallery_public_auth.authenticators = AUTH  # public reads still know a token's or session's user
+api.add_router("/", gallery_router)

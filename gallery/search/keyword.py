@@ -1,0 +1,245 @@
+"""Keyword search: prompt, modifier names and author, ranked, with typo correction.
+
+PostgreSQL ranks the stored weighted tsvector (prompt A, modifiers B, author C) with
+`ts_rank_cd`; SQLite ranks its FTS5 table with bm25 weighted the same way. The query is
+read once (gallery.search.text) and compiled for either database from the same clauses,
+so both accept the same syntax and neither can see a syntax error.
+
+Two things widen a query before it runs:
+- Catalog aliases: a word or run of words that names a modifier by alias ("watercolour",
+  "aquarelle", "pen and ink") also matches the modifier's name, which every image that
+  uses the modifier carries in its modifier text.
+- Spelling: when a query finds fewer than FEW_RESULTS images, each query word that no
+  indexed text contains is replaced by the nearest indexed word by trigram similarity
+  ("hokusia" -> "hokusai") and the query runs again; those results follow the exact ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.db import connection
+
+from gallery.search.scope import scope_filter, scope_sql
+from gallery.search.text import STOP_WORDS, QueryItem, query_items, text_words
+from gallery.search.vocabulary import vocabulary_known, word_correct
+from prompts.catalog import Catalog
+from prompts.selectors import catalog_get
+
+FEW_RESULTS = 5
+# Ranking looks at most at this many matches, the newest (see _search).
+KEYWORD_CANDIDATES = 5000
+MAX_TERM_WORDS = 5
+TS_CONFIG = "gallery_english"
+
+Phrase = tuple[str, ...]
+Alternative = tuple[Phrase, ...]  # phrases that must all match
+
+
+@dataclass(frozen=True)
+class Clause:
+    """Matches when any alternative matches (or, negated, when none does)."""
+
+    alternatives: tuple[Alternative, ...]
+    negated: bool = False
+
+    @property
+    def simple(self) -> bool:
+        return not self.negated and len(self.alternatives) == 1 and len(self.alternatives[0]) == 1
+
+
+def clauses_from_items(items: list[QueryItem]) -> list[Clause]:
+    clauses: list[Clause] = []
+    for item in items:
+        if item.or_previous and clauses and not clauses[-1].negated:
+            clauses[-1] = Clause(clauses[-1].alternatives + ((item.words,),))
+        else:
+            clauses.append(Clause(((item.words,),), negated=item.negated))
+    return clauses
+
+
+@lru_cache(maxsize=4)
+def _modifier_names(catalog: Catalog) -> dict[Phrase, Phrase]:
+    """Words of every fragment and alias -> words of the modifier's name."""
+    names: dict[Phrase, Phrase] = {}
+    for modifier in catalog:
+        name = tuple(text_words(modifier.name))
+        for term in modifier.terms:
+            key = tuple(text_words(term))
+            if key and len(key) <= MAX_TERM_WORDS:
+                names.setdefault(key, name)
+    return names
+
+
+def clauses_expand(clauses: list[Clause], catalog: Catalog) -> list[Clause]:
+    """Runs of plain clauses that spell a catalog term also accept the modifier's name
+    (longest run first, as the prompt parser matches)."""
+    names = _modifier_names(catalog)
+    out: list[Clause] = []
+    i = 0
+    while i < len(clauses):
+        for n in range(min(MAX_TERM_WORDS, len(clauses) - i), 0, -1):
+            run = clauses[i : i + n]
+            if not all(c.simple for c in run):
+                continue
+            phrases = tuple(c.alternatives[0][0] for c in run)
+            words = tuple(w for p in phrases for w in p)
+            name = names.get(words)
+            if name and name != words:
+                out.append(Clause((phrases, (name,))))
+                i += n
+                break
+        else:
+            out.append(clauses[i])
+            i += 1
+    return out
+
+
+def clauses_correct(clauses: list[Clause]) -> list[Clause] | None:
+    """The clauses with every unknown word replaced by its nearest indexed word, or None
+    when no word needed (or found) a correction."""
+    words = {w for c in clauses if not c.negated for alt in c.alternatives for p in alt for w in p}
+    known = vocabulary_known(words)
+    corrections = {w: fix for w in sorted(words - known - STOP_WORDS) if (fix := word_correct(w))}
+    if not corrections:
+        return None
+    return [
+        c if c.negated else Clause(tuple(
+            tuple(tuple(corrections.get(w, w) for w in p) for p in alt) for alt in c.alternatives
+        ))
+        for c in clauses
+    ]
+
+
+# -- PostgreSQL ------------------------------------------------------------------------
+
+
+def _postgres_tsquery(clauses: list[Clause]) -> tuple[str, list[str]] | None:
+    params: list[str] = []
+
+    def phrase_sql(phrase: Phrase) -> str:
+        params.append(phrase[0] if len(phrase) == 1 else '"' + " ".join(phrase) + '"')
+        return f"websearch_to_tsquery('{TS_CONFIG}', %s)"
+
+    def clause_sql(clause: Clause) -> str:
+        alternatives = ["(" + " && ".join(phrase_sql(p) for p in alt) + ")" for alt in clause.alternatives]
+        body = "(" + " || ".join(alternatives) + ")"
+        return "!!" + body if clause.negated else body
+
+    if all(c.negated for c in clauses):
+        return None
+    return " && ".join(clause_sql(c) for c in clauses), params
+
+
+def _postgres_ranked(clauses: list[Clause], cap: int | None, scope: tuple[str, tuple] | None
+                     ) -> list[tuple[int, float]]:
+    compiled = _postgres_tsquery(clauses)
+    if compiled is None:
+        return []
+    tsquery, params = compiled
+    if scope is None:
+        # The newest `cap` matches, then ranked: a common word matches a fifth of a big
+        # gallery, and ranking them all would cost ~1 µs each.
+        sql = (f"SELECT c.image_id, ts_rank_cd(c.search_vector, c.query) AS score FROM ("  # noqa: S608
+               f"SELECT s.image_id, s.search_vector, q.query FROM gallery_imagesearch s, (SELECT {tsquery} AS query) q "
+               f"WHERE s.search_vector @@ q.query ORDER BY s.image_id DESC LIMIT %s) c "
+               f"ORDER BY score DESC, c.image_id DESC")
+        params = [*params, cap]
+    else:
+        sql = (f"SELECT s.image_id, ts_rank_cd(s.search_vector, q.query) AS score "  # noqa: S608
+               f"FROM gallery_imagesearch s, (SELECT {tsquery} AS query) q "
+               f"WHERE s.search_vector @@ q.query AND s.image_id IN ({scope[0]}) "
+               f"ORDER BY score DESC, s.image_id DESC LIMIT %s")
+        params = [*params, *scope[1], cap]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(row[0], float(row[1])) for row in cursor.fetchall()]
+
+
+# -- SQLite ----------------------------------------------------------------------------
+
+
+def _fts5_match(clauses: list[Clause]) -> str:
+    """The clauses as an FTS5 MATCH expression ("" for none). Words are letters and
+    digits only, so quoting them is all the escaping FTS5 needs."""
+
+    def keep(phrase: Phrase) -> bool:
+        return not all(w in STOP_WORDS for w in phrase)
+
+    def alternative_sql(alt: Alternative) -> str | None:
+        phrases = [f'"{" ".join(p)}"' for p in alt if keep(p)]
+        return " AND ".join(phrases) if phrases else None
+
+    def clause_sql(clause: Clause) -> str | None:
+        alternatives = [a for a in map(alternative_sql, clause.alternatives) if a]
+        if not alternatives:
+            return None
+        return "(" + " OR ".join(f"({a})" for a in alternatives) + ")"
+
+    positive = [s for s in (clause_sql(c) for c in clauses if not c.negated) if s]
+    if not positive:
+        return ""
+    expression = " AND ".join(positive)
+    for clause in clauses:
+        if clause.negated and (excluded := clause_sql(clause)):
+            expression = f"({expression}) NOT {excluded}"
+    return expression
+
+
+def _sqlite_ranked(clauses: list[Clause], cap: int | None, scope: tuple[str, tuple] | None
+                   ) -> list[tuple[int, float]]:
+    match = _fts5_match(clauses)
+    if not match:
+        return []
+    # rank is bm25 with the column weights set in migration 0002; lower is better.
+    if scope is None:
+        # The newest `cap` matches (FTS5 walks its doclists by rowid), then ranked.
+        sql = ("SELECT rowid, rank FROM gallery_imagesearch_fts WHERE gallery_imagesearch_fts MATCH %s AND rowid >= "
+               "coalesce((SELECT rowid FROM gallery_imagesearch_fts WHERE gallery_imagesearch_fts MATCH %s "
+               "ORDER BY rowid DESC LIMIT 1 OFFSET %s), 0) ORDER BY rank, rowid DESC")
+        params = [match, match, cap - 1]
+    else:
+        sql = (f"SELECT rowid, rank FROM gallery_imagesearch_fts "  # noqa: S608 - placeholders only
+               f"WHERE gallery_imagesearch_fts MATCH %s AND rowid IN ({scope[0]}) ORDER BY rank, rowid DESC LIMIT %s")
+        params = [match, *scope[1], cap]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(row[0], -float(row[1])) for row in cursor.fetchall()]
+
+
+# -- both ------------------------------------------------------------------------------
+
+
+def _search(clauses: list[Clause], limit: int, base_queryset) -> list[tuple[int, float]]:
+    """Rank the newest KEYWORD_CANDIDATES matches, then keep those in the caller's
+    queryset. When that leaves too few and there were more matches (a narrow queryset,
+    a common word), rank every match inside the queryset instead: exact, and slower."""
+    ranked_fn = _postgres_ranked if connection.vendor == "postgresql" else _sqlite_ranked
+    ranked = ranked_fn(clauses, KEYWORD_CANDIDATES, None)
+    hits = scope_filter(ranked, limit, base_queryset)
+    if len(hits) < limit and len(ranked) >= KEYWORD_CANDIDATES:
+        return ranked_fn(clauses, limit, scope_sql(base_queryset))
+    return hits
+
+
+def keyword_search(*, q: str, limit: int, base_queryset=None) -> list[tuple[int, float]]:
+    """(image id, score) best first; scores compare within one result list only."""
+    clauses = clauses_from_items(query_items(q))
+    if all(c.negated for c in clauses):
+        return []
+    catalog = catalog_get()
+    hits = _search(clauses_expand(clauses, catalog), limit, base_queryset)
+    if len(hits) >= min(limit, FEW_RESULTS):
+        return hits
+    corrected = clauses_correct(clauses)
+    if corrected is None:
+        return hits
+    seen = {image_id for image_id, _ in hits}
+    extra = [h for h in _search(clauses_expand(corrected, catalog), limit, base_queryset) if h[0] not in seen]
+    if not extra:
+        return hits
+    # Corrected matches rank after exact ones: scale their scores below the last exact score.
+    ceiling = min((score for _, score in hits), default=1.0) * 0.5 if hits else 1.0
+    top = max(score for _, score in extra) or 1.0
+    return (hits + [(image_id, ceiling * score / top) for image_id, score in extra])[:limit]
