@@ -1,0 +1,254 @@
+"""Evaluate the embedded model on prompts it never saw in training.
+
+Every prompt asks for (colour, kind, setting) triples that `data.is_held_out` kept out
+of the training set. Each task's prompts are also rendered by the renderer and scored
+by the same analyzer first: that is the analyzer's own accuracy, printed before the
+model's, so a reader knows how far to trust the numbers.
+
+    python manage.py eval_embedded              # 400 images
+    python manage.py eval_embedded --images 40  # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from generation.embedded import captions, model_card
+from generation.embedded.analyzer import SHIPPED_PATH, STYLE_FAMILY, Analyzer, Detection
+from generation.embedded.data import is_held_out
+from generation.embedded.renderer import (
+    CLASHES,
+    COLOURS,
+    KINDS,
+    MEDIUMS,
+    MOODS,
+    RELATIONS,
+    SETTINGS,
+    STYLES,
+    ObjectSpec,
+    SceneSpec,
+    render_scene,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+EVAL_DIR = REPO_ROOT / "var" / "eval"
+
+TARGETS = {"single object": 0.95, "colour": 0.85, "shape": None, "counting": 0.6, "position": 0.5,
+           "colour attribution": 0.5, "medium": 0.7, "style": 0.7, "mood": 0.7}
+STYLE_TASK_LABELS = MEDIUMS + STYLES + MOODS
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str  # "single", "counting", "pair" or "style"
+    spec: SceneSpec
+    prompt: str
+
+
+def _plural(kind: str) -> str:
+    return "fish" if kind == "fish" else kind + "s"
+
+
+def _setting_words(setting: str | None) -> str:
+    return f" {captions.SETTING_PHRASES[setting][0]}" if setting else ""
+
+
+def _held_out_triples() -> list[tuple[str, str, str | None]]:
+    return [(c, k, s) for s in (None,) + SETTINGS for k in KINDS for c in COLOURS
+            if is_held_out(c, k, s) and c not in CLASHES[s]]
+
+
+def build_cases(n_images: int, seed: int = 0) -> list[Case]:
+    """Prompts for every task; about 25% single, 20% counting, 25% pairs, 30% style."""
+    rng = random.Random(seed)
+    triples = _held_out_triples()
+    counts = {"single": n_images // 4, "counting": n_images // 5, "pair": n_images // 4}
+    counts["style"] = n_images - sum(counts.values())
+    cases: list[Case] = []
+    for _ in range(counts["single"]):
+        c, k, s = rng.choice(triples)
+        cases.append(Case("single", SceneSpec(objects=(ObjectSpec(k, c),), setting=s), f"a {c} {k}{_setting_words(s)}"))
+    for i in range(counts["counting"]):
+        c, k, s = rng.choice(triples)
+        n = i % 4 + 1
+        words = f"one {c} {k}" if n == 1 else f"{captions.NUMBER_WORDS[n]} {c} {_plural(k)}"
+        cases.append(Case("counting", SceneSpec(objects=(ObjectSpec(k, c),) * n, setting=s), words + _setting_words(s)))
+    for i in range(counts["pair"]):
+        c1, k1, s = rng.choice(triples)
+        c2 = rng.choice([c for c in COLOURS if c != c1 and c not in CLASHES[s]])
+        k2 = rng.choice([k for k in KINDS if k != k1])
+        rel = RELATIONS[i % len(RELATIONS)]
+        spec = SceneSpec(objects=(ObjectSpec(k1, c1), ObjectSpec(k2, c2)), setting=s, relation=rel)
+        cases.append(Case("pair", spec, f"a {c1} {k1} {rel} a {c2} {k2}{_setting_words(s)}"))
+    for i in range(counts["style"]):
+        c, k, s = rng.choice(triples)
+        label = STYLE_TASK_LABELS[i % len(STYLE_TASK_LABELS)]
+        family = STYLE_FAMILY[label]
+        frag = captions.TERMS[label][0]
+        subject = f"a {c} {k}{_setting_words(s)}"
+        if family == "medium":
+            prompt = f"{'An' if frag[0] in 'aeiou' else 'A'} {frag} of {subject}"
+        elif family == "style":
+            prompt = f"{subject}, in the style of {frag}"
+        else:
+            prompt = f"{subject}, {frag} mood"
+        cases.append(Case("style", SceneSpec(objects=(ObjectSpec(k, c),), setting=s, **{family: label}), prompt))
+    return cases
+
+
+# ----------------------------------------------------------------------------- scoring
+
+def _find(dets: list[Detection], colour: str) -> Detection | None:
+    return next((d for d in dets if d.colour == colour), None)
+
+
+def _relation_holds(a: Detection, b: Detection, relation: str) -> bool:
+    dx, dy = a.cx - b.cx, a.cy - b.cy
+    if relation == "above":
+        return dy < -0.1
+    if relation == "below":
+        return dy > 0.1
+    if relation == "left of":
+        return dx < -0.1
+    if relation == "right of":
+        return dx > 0.1
+    return abs(dx) > 0.15 or abs(dy) > 0.15  # next to: two separate places
+
+
+def score(case: Case, image: Image.Image, analyzer: Analyzer) -> dict[str, bool]:
+    """Task -> passed, for one image."""
+    spec = case.spec
+    if case.kind == "style":
+        label = spec.medium or spec.style or spec.mood
+        family = STYLE_FAMILY[label]
+        among = tuple(s for s in STYLE_TASK_LABELS if STYLE_FAMILY[s] == family)
+        return {family: analyzer.style(image, among) == label}
+    dets = analyzer.detect(image, spec.setting)
+    obj = spec.objects[0]
+    if case.kind == "single":
+        main = dets[0] if dets else None
+        return {
+            "single object": any(d.kind == obj.kind for d in dets),
+            "shape": main is not None and main.kind == obj.kind,
+            "colour": main is not None and main.colour == obj.colour,
+        }
+    if case.kind == "counting":
+        return {"counting": sum(d.colour == obj.colour for d in dets) == spec.count}
+    first, second = spec.objects
+    a, b = _find(dets, first.colour), _find(dets, second.colour)
+    return {
+        "position": a is not None and b is not None and _relation_holds(a, b, spec.relation),
+        "colour attribution": a is not None and b is not None and a.kind == first.kind and b.kind == second.kind,
+    }
+
+
+def tabulate(results: list[dict[str, bool]]) -> list[dict]:
+    table: dict[str, list[bool]] = {}
+    for r in results:
+        for task, ok in r.items():
+            table.setdefault(task, []).append(ok)
+    order = [t for t in TARGETS if t in table]
+    return [{"task": t, "accuracy": float(np.mean(table[t])), "n": len(table[t]), "target": TARGETS[t]} for t in order]
+
+
+def format_table(rows: list[dict], title: str) -> str:
+    lines = [title, f"{'task':<20} {'accuracy':>8} {'n':>5} {'target':>7}"]
+    for r in rows:
+        target = f"{r['target']:.2f}" if r["target"] is not None else "-"
+        lines.append(f"{r['task']:<20} {r['accuracy']:>8.3f} {r['n']:>5} {target:>7}")
+    return "\n".join(lines)
+
+
+def save_grid(images: list[Image.Image], path: Path, columns: int = 16, scale: int = 2) -> None:
+    rows = (len(images) + columns - 1) // columns
+    side = 64 * scale + 2
+    grid = Image.new("RGB", (columns * side, rows * side), "white")
+    for i, im in enumerate(images):
+        grid.paste(im.resize((64 * scale, 64 * scale), Image.NEAREST), ((i % columns) * side, (i // columns) * side))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(path)
+
+
+# ----------------------------------------------------------------------------- running
+
+def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = 25, guidance: float = 4.0,
+             batch: int = 8, seed: int = 0, out_dir: Path = EVAL_DIR, write_card: bool = True, log=print) -> dict:
+    from generation.embedded.pipeline import AtelierPipeline
+
+    analyzer = Analyzer.load_or_fit(SHIPPED_PATH, log=log)
+    cases = build_cases(n_images, seed)
+
+    truth = [score(c, render_scene(c.spec, seed=50_000 + i), analyzer) for i, c in enumerate(cases)]
+    truth_rows = tabulate(truth)
+    analyzer_accuracy = float(np.mean([ok for r in truth for ok in r.values()]))
+    log(format_table(truth_rows, f"Analyzer on rendered ground truth ({len(cases)} renders): "
+                                 f"overall {analyzer_accuracy:.3f}"))
+
+    pipe = AtelierPipeline.from_pretrained(str(weights))
+    pipe.set_progress_bar_config(disable=True)
+    images: list[Image.Image] = []
+    t0 = time.time()
+    for i in range(0, len(cases), batch):
+        chunk = cases[i:i + batch]
+        generator = torch.Generator().manual_seed(seed * 100_003 + i)
+        images += pipe([c.prompt for c in chunk], num_inference_steps=steps, guidance_scale=guidance,
+                       generator=generator).images
+    gen_seconds = time.time() - t0
+    results = [score(c, im, analyzer) for c, im in zip(cases, images, strict=True)]
+    rows = tabulate(results)
+    log("")
+    log(format_table(rows, f"Model on held-out prompts ({len(cases)} images, {steps} steps, "
+                           f"guidance {guidance}, {gen_seconds:.0f}s)"))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # One grid, a few images of every task, in case order.
+    picks = [i for kind in ("single", "counting", "pair", "style")
+             for i in [j for j, c in enumerate(cases) if c.kind == kind][:32]]
+    save_grid([images[i] for i in picks], out_dir / "samples.png")
+    (out_dir / "prompts.txt").write_text("\n".join(f"{n:3d} {cases[i].prompt}" for n, i in enumerate(picks)) + "\n")
+    log(f"\nsample grid: {out_dir / 'samples.png'} (prompts in prompts.txt)")
+    report = {"images": len(cases), "steps": steps, "guidance": guidance, "seconds": round(gen_seconds),
+              "analyzer_accuracy": analyzer_accuracy, "analyzer_tasks": truth_rows, "tasks": rows}
+    (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    if write_card:
+        (weights / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+        model_card.write(weights)
+    return report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--images", type=int, default=400, help="number of images to generate (default 400)")
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--guidance", type=float, default=4.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=8, help="prompts per pipeline call")
+    parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--out", type=Path, default=EVAL_DIR, help="where the grid and the report go")
+    parser.add_argument("--no-card", action="store_true", help="do not update the model card")
+
+
+def run(options: dict, log=print) -> dict:
+    return evaluate(weights=Path(options["weights"]), n_images=options["images"], steps=options["steps"],
+                    guidance=options["guidance"], seed=options["seed"], batch=options.get("batch") or 8,
+                    out_dir=Path(options["out"]),
+                    write_card=not options.get("no_card"), log=log)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    run(vars(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Configuration of the embedded model: a small pixel-space UNet conditioned on MiniLM.
+
+The UNet sees images through a 2x2 pixel-unshuffle (64x64x3 -> 32x32x12): the cost of a
+diffusion step on a CPU is dominated by the highest resolution, and at our bold world's
+level of detail nothing is lost by folding each 2x2 block into channels. Text reaches the
+UNet twice: every token's MiniLM state through cross-attention at 8x8, and their mean
+(the sentence embedding) added to the timestep embedding, which steers every block.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler, DPMSolverMultistepScheduler, UNet2DConditionModel
+
+NATIVE_SIZE = 64
+SUPPORTED_SIZES = (64, 96, 128)  # sides; the UNet is convolutional, 64 is what it was trained at
+PATCH = 2
+MAX_TOKENS = 64
+TEXT_DIM = 384
+NUM_TRAIN_TIMESTEPS = 1000
+PREDICTION_TYPE = "v_prediction"
+BETA_SCHEDULE = "squaredcos_cap_v2"
+
+_D, _CD, _U, _CU = "DownBlock2D", "CrossAttnDownBlock2D", "UpBlock2D", "CrossAttnUpBlock2D"
+
+
+def unet_config(*, tiny: bool = False) -> dict:
+    channels = (16, 32, 32) if tiny else (48, 96, 160)
+    return dict(
+        sample_size=NATIVE_SIZE // PATCH,
+        in_channels=3 * PATCH * PATCH,
+        out_channels=3 * PATCH * PATCH,
+        block_out_channels=channels,
+        down_block_types=(_D, _D, _CD),
+        up_block_types=(_CU, _U, _U),
+        layers_per_block=1,
+        norm_num_groups=16,
+        cross_attention_dim=TEXT_DIM,
+        attention_head_dim=8 if tiny else 32,
+        class_embed_type="projection",
+        projection_class_embeddings_input_dim=TEXT_DIM,
+    )
+
+
+def build_unet(*, tiny: bool = False) -> UNet2DConditionModel:
+    return UNet2DConditionModel(**unet_config(tiny=tiny))
+
+
+def build_noise_scheduler() -> DDPMScheduler:
+    """The forward process used in training."""
+    return DDPMScheduler(
+        num_train_timesteps=NUM_TRAIN_TIMESTEPS, beta_schedule=BETA_SCHEDULE,
+        prediction_type=PREDICTION_TYPE, clip_sample=False,
+    )
+
+
+def build_sampling_scheduler() -> DPMSolverMultistepScheduler:
+    """The sampler shipped with the weights (same noise schedule as training)."""
+    return DPMSolverMultistepScheduler(
+        num_train_timesteps=NUM_TRAIN_TIMESTEPS, beta_schedule=BETA_SCHEDULE,
+        prediction_type=PREDICTION_TYPE, algorithm_type="dpmsolver++", solver_order=2,
+        lambda_min_clipped=-5.1, thresholding=False, timestep_spacing="trailing",
+    )
+
+
+def to_unet_space(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [-1, 1] -> (B, 12, H/2, W/2)."""
+    return F.pixel_unshuffle(images, PATCH)
+
+
+def from_unet_space(x: torch.Tensor) -> torch.Tensor:
+    return F.pixel_shuffle(x, PATCH)
+
+
+def pooled_text(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the token states over real tokens: MiniLM's sentence embedding."""
+    m = mask.to(states.dtype).unsqueeze(-1)
+    return (states * m).sum(1) / m.sum(1).clamp(min=1)
+
+
+def denoise(unet: UNet2DConditionModel, x: torch.Tensor, t: torch.Tensor, states: torch.Tensor,
+            mask: torch.Tensor) -> torch.Tensor:
+    """The UNet's prediction for images `x` (B, 3, H, W) at timesteps `t`."""
+    out = unet(
+        to_unet_space(x), t, encoder_hidden_states=states,
+        encoder_attention_mask=mask, class_labels=pooled_text(states, mask),
+    ).sample
+    return from_unet_space(out)

