@@ -10,6 +10,7 @@ not from the weights folder, which holds only the UNet and the scheduler.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from diffusers import DiffusionPipeline, SchedulerMixin, UNet2DConditionModel
 from diffusers.utils import BaseOutput
 
 from generation.embedded import model
+
+logger = logging.getLogger(__name__)
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -102,11 +105,14 @@ class AtelierPipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def encode_prompt(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        # Like CLIP pipelines, read the first MAX_TOKENS tokens and drop the rest; the
+        # builder's linter shows people the text that is cut off.
         for text in prompts:
             n = self.count_tokens(text)
             if n > model.MAX_TOKENS:
-                raise ValueError(f"the prompt is {n} tokens long; the embedded model reads at most {model.MAX_TOKENS}")
-        batch = self.tokenizer(prompts, padding=True, return_tensors="pt")
+                logger.warning("prompt of %d tokens truncated to the model's %d", n, model.MAX_TOKENS)
+        batch = self.tokenizer(prompts, padding=True, truncation=True, max_length=model.MAX_TOKENS,
+                               return_tensors="pt")
         states = self.text_encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
         return states, batch["attention_mask"].float()
 

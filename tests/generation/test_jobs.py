@@ -306,3 +306,8 @@ def test_innocent_prompts_pass_policy(owner):
     for prompt in ["a shooting star over the sea", "photo shoot in a studio", "Washington Monument at dusk"]:
         assert create(owner, prompt=prompt).state == "queued"
         Job.objects.all().delete()
+
+
+def test_prompt_over_the_token_limit_is_truncated_not_refused(owner, need_weights):
+    job = create(owner, prompt=" ".join(["a red circle above a blue square"] * 10), num_images=1)
+    assert run(job) == "succeeded"
