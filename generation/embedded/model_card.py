@@ -26,7 +26,7 @@ def write(weights_dir: Path) -> Path:
         "world of bold shapes, settings and style transforms (`generation/embedded/renderer.py`).",
         "It ships with Atelier so the site generates images with no GPU and no download. It knows",
         "only its world: 14 object kinds, 11 colours, 8 settings, counts 1-4, positions and",
-        "relations, and the 32 modifiers listed in `renderer.KNOWN_SLUGS`. Anything else in a",
+        "relations, and the modifiers listed in `renderer.KNOWN_SLUGS`. Anything else in a",
         "prompt is, at best, ignored.",
         "",
         "## Model",
@@ -62,6 +62,7 @@ def write(weights_dir: Path) -> Path:
            "on a busier or faster CPU it reaches a different step count, so a rerun gives a model of the same "
            "kind, not the same bytes."] if cfg.get("max_minutes") else []),
         f"- Final training loss (smoothed): {train.get('final_loss') or 0:.4f}.",
+        *([f"- Note: {train['notes']}"] if train.get("notes") else []),
         "- Reproduce: `python manage.py train_embedded` (or `python -m generation.embedded.train`); "
         "`--resume` continues from `var/train-ckpt/`.",
         "",
