@@ -17,7 +17,7 @@ from django.db import transaction
 
 from gallery.embeddings import texts_embed, vector_pack, vectors_unpack
 from gallery.models import ImageModifier, ImageSearch
-from gallery.search.vectors import centroids_get, ivf_lists_write, lists_assign
+from gallery.search.vectors import ivf_index_get, ivf_rows_write
 from gallery.search.vocabulary import vocabulary_apply, vocabulary_words
 from generation.models import Image
 from prompts.catalog import Catalog
@@ -158,14 +158,12 @@ def _modifiers_sync(ids: list[int], documents: dict[int, ImageDocument]) -> None
 
 
 def _lists_sync(ids: list[int], embeddings: dict[int, bytes | None]) -> None:
-    """Put new vectors in their IVF list (when the gallery has an IVF index)."""
-    without = [i for i in ids if embeddings[i] is None]
-    ivf_lists_write(without, None)
-    centroids = centroids_get()
+    """Put new vectors in their IVF list, with their code (when the gallery has an IVF index)."""
+    ivf_rows_write([i for i in ids if embeddings[i] is None], None, None)
+    index = ivf_index_get()
     with_vectors = [i for i in ids if embeddings[i] is not None]
-    if centroids is not None and with_vectors:
-        vectors = vectors_unpack([embeddings[i] for i in with_vectors])
-        ivf_lists_write(with_vectors, lists_assign(vectors, centroids))
+    if index is not None and with_vectors:
+        ivf_rows_write(with_vectors, vectors_unpack([embeddings[i] for i in with_vectors]), index)
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ from django.core import checks
 from django.db import connections
 from django.db.migrations.recorder import MigrationRecorder
 
-MIGRATION = ("gallery", "0002_search_index")
+MIGRATION = ("gallery", "0003_search_ivf_codes")
 SQLITE_TRIGGERS = ("gallery_imagesearch_fts_insert", "gallery_imagesearch_fts_delete", "gallery_imagesearch_fts_update")
 
 
@@ -26,7 +26,7 @@ def search_schema_problems(connection) -> list[str]:
         return []
     problems = []
     columns = _columns(connection, "gallery_imagesearch")
-    wanted = {"ivf_list", "search_vector"} if connection.vendor == "postgresql" else {"ivf_list"}
+    wanted = {"ivf_list", "ivf_code"} | ({"search_vector"} if connection.vendor == "postgresql" else set())
     problems += [f"column gallery_imagesearch.{c} is missing" for c in sorted(wanted - columns)]
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
@@ -59,11 +59,18 @@ def search_schema_restore(connection) -> list[str]:
     if not problems or connection.vendor != "sqlite":
         return problems if connection.vendor != "sqlite" else []
     migration = importlib.import_module("gallery.migrations.0002_search_index")
+    codes = importlib.import_module("gallery.migrations.0003_search_ivf_codes")
     with connection.cursor() as cursor:
-        if "ivf_list" not in _columns(connection, "gallery_imagesearch"):
-            cursor.execute("ALTER TABLE gallery_imagesearch ADD COLUMN ivf_list integer")
+        columns = _columns(connection, "gallery_imagesearch")
+        for column, kind in (("ivf_list", "integer"), ("ivf_code", "blob")):
+            if column not in columns:
+                cursor.execute(f"ALTER TABLE gallery_imagesearch ADD COLUMN {column} {kind}")
+        if {"ivf_list", "ivf_code"} - columns:
             cursor.execute("DROP INDEX IF EXISTS gallery_imagesearch_ivf")
-            cursor.execute(next(s for s in migration.SQLITE_FORWARD if "INDEX gallery_imagesearch_ivf" in s))
+            cursor.execute(next(s for s in codes.SQLITE_FORWARD if "INDEX gallery_imagesearch_ivf" in s))
+            # Rows lost their lists: drop the index until `reindex_gallery` trains it again.
+            cursor.execute("DELETE FROM gallery_ivfcentroid")
+            cursor.execute("DELETE FROM gallery_ivfprojection")
         for statement in migration.SQLITE_FORWARD:
             if any(re.search(rf"TRIGGER {name}\b", statement) for name in SQLITE_TRIGGERS):
                 cursor.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))

@@ -16,7 +16,7 @@ from gallery.search import (
 )
 from gallery.search.keyword import clauses_from_items
 from gallery.search.text import query_items
-from gallery.search.vectors import centroids_forget, ivf_train, vector_search
+from gallery.search.vectors import ivf_index_forget, ivf_train, vector_search
 from generation.models import Image
 from prompts.services import catalog_load
 from tests.gallery.image_factory import image_make
@@ -37,9 +37,9 @@ PROMPTS = {
 
 @pytest.fixture(autouse=True)
 def _fresh_ivf_cache():
-    centroids_forget()
+    ivf_index_forget()
     yield
-    centroids_forget()
+    ivf_index_forget()
 
 
 @pytest.fixture
@@ -187,6 +187,28 @@ def test_results_stay_inside_the_callers_queryset(gallery, member, mode):
     assert _ids(images_similar(image_id=gallery["fox"].pk, base_queryset=mine)) == [gallery["member_fox"].pk]
 
 
+def test_a_narrow_queryset_still_finds_its_matches_past_the_newest(catalog, owner, member, monkeypatch):
+    """Ranking looks at the newest matches first; an older match inside a narrow queryset
+    must still be found (by ranking inside the queryset)."""
+    from gallery.search import keyword
+
+    monkeypatch.setattr(keyword, "KEYWORD_CANDIDATES", 2)
+    old = image_make(member, prompt="a fox in a meadow", index=True)
+    newer = [image_make(owner, prompt=f"a fox number {n}", index=True) for n in range(4)]
+    mine = Image.objects.filter(owner=member)
+    assert _ids(images_search(q="fox", mode="keyword", base_queryset=mine)) == [old.pk]
+    # Without a narrow queryset the newest matches are ranked.
+    assert set(_ids(images_search(q="fox", mode="keyword", limit=2))) <= {n.pk for n in newer}
+
+
+def test_a_narrow_queryset_is_scanned_exactly_when_the_probe_misses_it(gallery, member):
+    ivf_train(lists=8)
+    ivf_index_forget()
+    mine = Image.objects.filter(owner=member)
+    hits = vector_search(vector=query_vector("a bowl of noodle soup"), limit=5, base_queryset=mine, nprobe=1)
+    assert [i for i, _ in hits] == [gallery["member_fox"].pk]
+
+
 def test_a_queryset_of_another_model_is_refused(gallery, owner):
     from django.contrib.auth import get_user_model
 
@@ -239,19 +261,20 @@ def test_query_syntax_is_read_like_web_search():
 def test_ivf_index_agrees_with_the_exact_scan(gallery, owner):
     exact = _ids(images_search(q="a fox", mode="semantic", limit=3))
     assert ivf_train(lists=3) == 3
-    centroids_forget()
+    ivf_index_forget()
     # A probe of every list is exact.
     probed = [i for i, _ in vector_search(vector=query_vector("a fox"), limit=3, nprobe=3)]
     assert probed == exact
     # New images go into a list as they are indexed, and are found.
     late = image_make(owner, prompt="a fox made of origami paper", index=True)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT ivf_list FROM gallery_imagesearch WHERE image_id = %s", [late.pk])
-        assert cursor.fetchone()[0] in (0, 1, 2)
+        cursor.execute("SELECT ivf_list, ivf_code FROM gallery_imagesearch WHERE image_id = %s", [late.pk])
+        ivf_list, code = cursor.fetchone()
+        assert ivf_list in (0, 1, 2) and len(bytes(code)) == 128
     assert late.pk in _ids(images_search(q="origami fox", mode="semantic", limit=3))
     # Back below the threshold, the index is dropped and every row scanned again.
     assert ivf_train() == 0
-    centroids_forget()
+    ivf_index_forget()
     assert late.pk in _ids(images_search(q="origami fox", mode="semantic", limit=3))
 
 

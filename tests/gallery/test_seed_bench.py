@@ -11,16 +11,16 @@ from django.db import connection
 
 from gallery.models import ImageModifier, ImageSearch
 from gallery.search import images_search
-from gallery.search.vectors import centroids_forget
+from gallery.search.vectors import ivf_index_forget
 from generation.models import Image
 from tests.gallery.image_factory import image_make
 
 
 @pytest.fixture(autouse=True)
 def _fresh_ivf_cache():
-    centroids_forget()
+    ivf_index_forget()
     yield
-    centroids_forget()
+    ivf_index_forget()
 
 
 def _run(*args) -> str:

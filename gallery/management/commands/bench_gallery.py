@@ -27,7 +27,7 @@ from django.urls import Resolver404, resolve
 from gallery.models import ImageSearch
 from gallery.search import images_search, images_similar, query_vector, query_vectors_forget
 from gallery.search.scope import public_images
-from gallery.search.vectors import NPROBE, centroids_get, embeddings_iterate, vector_search
+from gallery.search.vectors import NPROBE, embeddings_iterate, ivf_index_get, vector_search
 from generation.models import Image
 
 QUERIES = (
@@ -69,7 +69,7 @@ class Command(BaseCommand):
         self.addresses = (f"10.{a}.{b}.{c}" for a, b, c in itertools.product(range(256), repeat=3))
         use_api = self._routes("/api/v1/images")
         use_page = self._routes("/i/1")
-        centroids = centroids_get()
+        index = ivf_index_get()
 
         rows: list[tuple[str, list[float], int]] = []
 
@@ -90,15 +90,14 @@ class Command(BaseCommand):
 
         query = lambda i: QUERIES[i % len(QUERIES)]  # noqa: E731
         depth = int((listable_count - 1) * options["deep"])
+        anchor = listable.order_by("-created_at", "-id").values_list("created_at", "id")[depth]
         if use_api:
             measure("browse: first page (API)", lambda i: self._get("/api/v1/images", sort="new", limit=PAGE))
-            cursor = self._deep_cursor(listable, depth)
+            cursor = self._deep_cursor(anchor)
             measure(f"browse: deep, row {depth:,} (API cursor)",
                     lambda i: self._get("/api/v1/images", sort="new", limit=PAGE, cursor=cursor))
-        else:
-            measure("browse: first page (ORM keyset)", lambda i: self._browse(listable, None))
-            anchor = listable.order_by("-created_at", "-id").values_list("created_at", "id")[depth]
-            measure(f"browse: deep, row {depth:,} (ORM keyset)", lambda i: self._browse(listable, anchor))
+        measure("browse: first page (ORM keyset)", lambda i: self._browse(listable, None))
+        measure(f"browse: deep, row {depth:,} (ORM keyset)", lambda i: self._browse(listable, anchor))
         for mode in ("keyword", "semantic", "hybrid"):
             measure(f"{mode} search (images_search, {PAGE})",
                     lambda i, mode=mode: images_search(q=query(i), mode=mode, limit=PAGE), forget=mode != "keyword")
@@ -115,9 +114,9 @@ class Command(BaseCommand):
                 lambda i: list(listable.filter(prompt__icontains=query(i)).order_by("-created_at", "-id")
                                .values_list("id", flat=True)[:PAGE]), n=naive_runs, warmup=1)
 
-        recall = self._ivf_recall(rng) if centroids is not None and options["recall"] else None
+        recall = self._ivf_recall(rng) if index is not None and options["recall"] else None
         indexed = ImageSearch.objects.count()
-        ivf = f"IVF {len(centroids)} lists" if centroids is not None else "exact vector scan (no IVF)"
+        ivf = f"IVF {index.lists} lists" if index is not None else "exact vector scan (no IVF)"
         self.stdout.write("")
         self.stdout.write(f"Gallery benchmark: {connection.vendor}, {total:,} images ({listable_count:,} public, "
                           f"{indexed:,} indexed), {ivf}, {runs} runs per row")
@@ -173,22 +172,24 @@ class Command(BaseCommand):
             raise CommandError(f"GET {path} {params} answered {response.status_code}: {response.content[:300]!r}")
         return response
 
-    def _deep_cursor(self, listable, depth: int) -> str:
+    def _deep_cursor(self, anchor) -> str:
         """The API's own next_cursor, moved to `depth` rows down (the cursor holds the
         sort key of the last row shown, so this is the page a reader would get there)."""
         first = self._get("/api/v1/images", sort="new", limit=PAGE).json()
         cursor = first.get("next_cursor")
         if not cursor:
             raise CommandError("The first page has no next_cursor; seed more images.")
-        created_at, image_id = listable.order_by("-created_at", "-id").values_list("created_at", "id")[depth]
+        created_at, image_id = anchor
         payload = signing.loads(cursor, salt="gallery.cursor")
         payload.update({"t": created_at.isoformat(), "id": image_id})
         return signing.dumps(payload, salt="gallery.cursor", compress=False)
 
     @staticmethod
     def _browse(listable, anchor) -> list:
+        """Keyset pagination by (created_at, id), written so the index range starts at
+        the cursor: `created_at <= t AND (created_at < t OR id < last)`."""
         qs = listable.order_by("-created_at", "-id")
         if anchor is not None:
             created_at, image_id = anchor
-            qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=image_id))
+            qs = qs.filter(Q(created_at__lte=created_at) & (Q(created_at__lt=created_at) | Q(id__lt=image_id)))
         return list(qs.select_related("owner")[:PAGE])

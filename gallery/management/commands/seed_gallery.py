@@ -9,7 +9,7 @@ Every row is marked `is_benchmark`, owned by a few `bench-*` users, and points a
 handful of real PNGs (with thumbnails) that the command draws with Pillow.
 
 Rows are inserted in batches: images through the ORM, search rows (with their IVF list
-already assigned) and modifier rows by array inserts on PostgreSQL.
+and code already computed) and modifier rows by array inserts on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -36,12 +36,11 @@ from gallery.indexing import image_document
 from gallery.models import ImageModifier
 from gallery.search.vectors import (
     IVF_MIN_ROWS,
-    centroids_get,
+    IvfIndex,
     ivf_build,
+    ivf_index_get,
     ivf_list_count,
     ivf_train,
-    kmeans_spherical,
-    lists_assign,
 )
 from gallery.search.vocabulary import vocabulary_apply, vocabulary_rebuild, vocabulary_words
 from generation import imagefiles
@@ -177,24 +176,23 @@ def _created_at_as_given():
 
 
 def _search_rows_insert(rows: list[tuple]) -> None:
-    """(image_id, prompt_text, modifier_text, author_text, slugs_json, embedding, ivf_list) rows."""
+    """(image_id, prompt_text, modifier_text, author_text, slugs_json, embedding, ivf_list, ivf_code) rows."""
     now = timezone.now()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             columns = list(zip(*rows, strict=True))
             cursor.execute(
-                "INSERT INTO gallery_imagesearch "
-                "(image_id, prompt_text, modifier_text, author_text, modifier_slugs, embedding, ivf_list, indexed_at) "
-                "SELECT i, p, m, a, s::jsonb, e, l, %s FROM unnest("
-                "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[], %s::integer[]"
-                ") AS r(i, p, m, a, s, e, l)",
+                "INSERT INTO gallery_imagesearch (image_id, prompt_text, modifier_text, author_text, modifier_slugs, "
+                "embedding, ivf_list, ivf_code, indexed_at) "
+                "SELECT i, p, m, a, s::jsonb, e, l, c, %s FROM unnest("
+                "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[], %s::integer[], %s::bytea[]"
+                ") AS r(i, p, m, a, s, e, l, c)",
                 [now, *[list(c) for c in columns]],
             )
         else:
             cursor.executemany(
-                "INSERT INTO gallery_imagesearch "
-                "(image_id, prompt_text, modifier_text, author_text, modifier_slugs, embedding, ivf_list, indexed_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO gallery_imagesearch (image_id, prompt_text, modifier_text, author_text, modifier_slugs, "
+                "embedding, ivf_list, ivf_code, indexed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [(*row, now) for row in rows],
             )
 
@@ -245,7 +243,7 @@ class Command(BaseCommand):
         documents = [image_document(prompt=p, recipe=r, author="", catalog=catalog) for p, r in pool]
         vectors = self._embed([p for p, _ in pool])
         embeddings = [vector_pack(v) for v in vectors]
-        lists = self._ivf_lists(vectors, count)
+        lists, codes = self._ivf_rows(vectors, count)
         users = _users()
         files = _sample_files(self.stdout.write)
         prompt_uses: Counter = Counter()
@@ -284,8 +282,8 @@ class Command(BaseCommand):
                     document = documents[pick]
                     author = image.owner.username
                     search_rows.append((image.pk, document.prompt_text, document.modifier_text, author,
-                                        json.dumps(document.modifier_slugs), embeddings[pick],
-                                        None if lists is None else int(lists[pick])))
+                                        json.dumps(document.modifier_slugs), embeddings[pick], lists[pick],
+                                        codes[pick]))
                     modifier_rows.extend((image.pk, slug, category) for slug, category in document.modifiers)
                     prompt_uses[pick] += 1
                     author_uses[author] += 1
@@ -323,23 +321,23 @@ class Command(BaseCommand):
                                   f"({time.monotonic() - started:.0f}s)")
         return np.concatenate(chunks)
 
-    def _ivf_lists(self, vectors: np.ndarray, count: int) -> np.ndarray | None:
-        """The IVF list of each pool prompt, training the index first when the gallery
-        will be big enough to need one."""
-        centroids = centroids_get()
+    def _ivf_rows(self, vectors: np.ndarray, count: int) -> tuple[list, list]:
+        """The IVF list and code of each pool prompt (None when the gallery stays small
+        enough to scan), training the index first when the gallery will need one."""
+        index = ivf_index_get()
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM gallery_imagesearch WHERE embedding IS NOT NULL")
             existing = cursor.fetchone()[0]
         total = existing + count
-        if total < IVF_MIN_ROWS:
-            return None if centroids is None else lists_assign(vectors, centroids)
         wanted = ivf_list_count(total)
-        if centroids is None or len(centroids) < wanted // 2:
+        if total >= IVF_MIN_ROWS and (index is None or index.lists < wanted // 2):
             k = min(wanted, max(16, len(vectors) // 8))
             self.stdout.write(f"  training the IVF index: {k} lists")
-            centroids = kmeans_spherical(vectors, k)
-            ivf_build(centroids)
-        return lists_assign(vectors, centroids)
+            index = IvfIndex.train(vectors, k)
+            ivf_build(index)  # existing rows move to the new lists
+        if index is None:
+            return [None] * len(vectors), [None] * len(vectors)
+        return [int(x) for x in index.assign(vectors)], [code.tobytes() for code in index.encode(vectors)]
 
     def _remove(self) -> None:
         started = time.monotonic()
