@@ -24,18 +24,15 @@ from dataclasses import dataclass
 import PIL.Image
 import PIL.ImageDraw
 import PIL.ImageFont
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
 
 from generation import imagefiles
 from generation.backends import backend_limits, backend_name
-from generation.credits import InsufficientCredits, credits_balance, credits_spend
+from generation.credits import InsufficientCredits, credits_balance
 from generation.models import Image, Job
 from generation.policy import account_check_active, texts_check
-from generation.services import TooManyJobs, job_enqueue
+from generation.services import job_enqueue, job_insert, submissions_check_active, submissions_lock
 from prompts.catalog import Catalog, CategoryEntry, ModifierEntry
 from prompts.composer import ModifierChoice, Recipe, recipe_render
 from prompts.errors import NotFound, ValidationFailed
@@ -140,26 +137,6 @@ def grid_plan(*, catalog: Catalog, subject: str, x_category: str, x_modifiers: l
 # -- create ----------------------------------------------------------------------------------
 
 
-def active_submissions(*, user) -> int:
-    """Active jobs outside grids, plus one for each grid with an active cell."""
-    grids, single = set(), 0
-    for recipe in Job.objects.filter(owner=user, state__in=Job.ACTIVE_STATES).values_list("recipe", flat=True):
-        grid = (recipe or {}).get("grid")
-        if isinstance(grid, dict) and grid.get("id"):
-            grids.add(grid["id"])
-        else:
-            single += 1
-    return single + len(grids)
-
-
-def _check_active(user) -> None:
-    active = active_submissions(user=user)
-    if active >= settings.JOBS_MAX_ACTIVE:
-        raise TooManyJobs(f"You already have {active} generations queued or running; wait for one to finish.",
-                          details={"active": active, "limit": settings.JOBS_MAX_ACTIVE},
-                          headers={"Retry-After": "5"})
-
-
 def grid_create(*, user, plan: GridPlan) -> str:
     """Create every cell's job, or none. Returns the grid's id."""
     account_check_active(user=user)
@@ -169,7 +146,7 @@ def grid_create(*, user, plan: GridPlan) -> str:
     if balance < plan.cost:
         raise InsufficientCredits(f"This grid costs {plan.cost} credits and your balance is {balance}.",
                                   details={"balance": balance, "needed": plan.cost})
-    _check_active(user)
+    submissions_check_active(user=user)
 
     limits = backend_limits()
     model = backend_name()
@@ -178,8 +155,8 @@ def grid_create(*, user, plan: GridPlan) -> str:
     with transaction.atomic():
         # The same lock job_create takes: one user's submissions are serialised, so the
         # limit and the balance cannot be raced past (credits_spend re-checks the balance).
-        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        _check_active(user)
+        submissions_lock(user=user)
+        submissions_check_active(user=user)
         jobs = []
         for cell in plan.cells:
             recipe = {
@@ -190,13 +167,11 @@ def grid_create(*, user, plan: GridPlan) -> str:
                 "grid": {"id": grid_id, "col": cell.col, "row": cell.row, "x": plan.x.category.slug,
                          "y": plan.y.category.slug if plan.y else None},
             }
-            job = Job.objects.create(
-                owner=user, mode=Job.Mode.TEXT2IMG, recipe=recipe, prompt=cell.prompt, negative_prompt="",
-                model=model, seed=plan.seed, width=width, height=height, steps=limits.default_steps,
-                guidance=limits.default_guidance, num_images=1, progress_total=limits.default_steps,
-                enqueued_at=timezone.now(), credits_spent=1,
+            job = job_insert(
+                user=user, mode=Job.Mode.TEXT2IMG, recipe=recipe, prompt=cell.prompt, negative_prompt="",
+                seed=plan.seed, width=width, height=height, steps=limits.default_steps,
+                guidance=limits.default_guidance, num_images=1,
             )
-            credits_spend(user=user, amount=1, reference=f"job:{job.pk}")
             jobs.append(job.pk)
         transaction.on_commit(lambda: [job_enqueue(job_id=pk) for pk in jobs])
     return grid_id

@@ -285,26 +285,55 @@ def job_create(*, user, spec: JobSpec) -> Job:
         if remix_of is not None:
             recipe["remix_of"] = remix_of.pk
         with transaction.atomic():
-            # Lock the user row: creations by one user are serialised, so the active-job
-            # limit and the credit spend can't be raced past.
-            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-            active = Job.objects.filter(owner=user, state__in=Job.ACTIVE_STATES).count()
-            if active >= settings.JOBS_MAX_ACTIVE:
-                raise TooManyJobs(f"You already have {active} jobs queued or running; wait for one to finish.",
-                                  details={"active": active, "limit": settings.JOBS_MAX_ACTIVE},
-                                  headers={"Retry-After": "5"})
-            job = Job.objects.create(
-                owner=user, mode=mode, recipe=recipe, prompt=prompt, negative_prompt=negative, model=backend_name(),
+            submissions_lock(user=user)
+            submissions_check_active(user=user)
+            job = job_insert(
+                user=user, mode=mode, recipe=recipe, prompt=prompt, negative_prompt=negative,
                 seed=seed, width=width, height=height, steps=steps, guidance=guidance, num_images=num_images,
                 strength=strength, source_image=source_image, source_file=source_file, mask_file=mask_file,
-                remix_of=remix_of, progress_total=steps, enqueued_at=timezone.now(), credits_spent=1,
+                remix_of=remix_of,
             )
-            credits_spend(user=user, amount=1, reference=f"job:{job.pk}")
             transaction.on_commit(lambda: job_enqueue(job_id=job.pk))
     except BaseException:
         for name in files:
             default_storage.delete(name)
         raise
+    return job
+
+
+def submissions_active(*, user) -> int:
+    """What counts against JOBS_MAX_ACTIVE: each active job outside a comparison grid,
+    plus one per grid with an active cell (a grid is one submission of many cells)."""
+    grids, single = set(), 0
+    for recipe in Job.objects.filter(owner=user, state__in=Job.ACTIVE_STATES).values_list("recipe", flat=True):
+        grid = (recipe or {}).get("grid")
+        if isinstance(grid, dict) and grid.get("id"):
+            grids.add(grid["id"])
+        else:
+            single += 1
+    return single + len(grids)
+
+
+def submissions_check_active(*, user) -> None:
+    active = submissions_active(user=user)
+    if active >= settings.JOBS_MAX_ACTIVE:
+        raise TooManyJobs(f"You already have {active} generations queued or running; wait for one to finish.",
+                          details={"active": active, "limit": settings.JOBS_MAX_ACTIVE},
+                          headers={"Retry-After": "5"})
+
+
+def submissions_lock(*, user) -> None:
+    """Lock the user's row (inside a transaction): one user's creations are serialised, so
+    the active limit and the credit spend cannot be raced past."""
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+
+
+def job_insert(*, user, recipe: dict, prompt: str, steps: int, **fields) -> Job:
+    """Write one queued job and spend its credit (inside the caller's transaction, after
+    `submissions_lock`; enqueue it on commit)."""
+    job = Job.objects.create(owner=user, recipe=recipe, prompt=prompt, model=recipe["model"], steps=steps,
+                             progress_total=steps, enqueued_at=timezone.now(), credits_spent=1, **fields)
+    credits_spend(user=user, amount=1, reference=f"job:{job.pk}")
     return job
 
 

@@ -1,8 +1,12 @@
 """Configuration of the embedded model: a small pixel-space UNet conditioned on MiniLM.
 
-The UNet sees images through a 2x2 pixel-unshuffle (64x64x3 -> 32x32x12): the cost of a
-diffusion step on a CPU is dominated by the highest resolution, and at our bold world's
-level of detail nothing is lost by folding each 2x2 block into channels. Text reaches the
+The UNet sees images through a 4x4 pixel-unshuffle (64x64x3 -> 16x16x48): the cost of a
+diffusion step on a CPU is dominated by the highest resolution, and our bold world's
+shapes survive folding each 4x4 block into channels (each position of the UNet predicts
+its 4x4 block of pixels). On this 2-core CPU a training step at batch 64 measured 1.9 s
+at 4x4 against 5.1 s for the first weights' 2x2 layout, so a 2-hour budget sees about
+three times the samples. Weights saved with another patch size still load: the patch
+is read from the UNet's input channels. Text reaches the
 UNet twice: every token's MiniLM state through cross-attention at 8x8, and their mean
 (the sentence embedding) added to the timestep embedding, which steers every block.
 """
@@ -15,7 +19,7 @@ from diffusers import DDPMScheduler, DPMSolverMultistepScheduler, UNet2DConditio
 
 NATIVE_SIZE = 64
 SUPPORTED_SIZES = (64, 96, 128)  # sides; the UNet is convolutional, 64 is what it was trained at
-PATCH = 2
+PATCH = 4
 MAX_TOKENS = 64
 TEXT_DIM = 384
 NUM_TRAIN_TIMESTEPS = 1000
@@ -26,14 +30,15 @@ _D, _CD, _U, _CU = "DownBlock2D", "CrossAttnDownBlock2D", "UpBlock2D", "CrossAtt
 
 
 def unet_config(*, tiny: bool = False) -> dict:
-    channels = (16, 32, 32) if tiny else (48, 96, 160)
+    channels = (16, 32, 32) if tiny else (48, 96, 144)
     return dict(
         sample_size=NATIVE_SIZE // PATCH,
         in_channels=3 * PATCH * PATCH,
         out_channels=3 * PATCH * PATCH,
         block_out_channels=channels,
-        down_block_types=(_D, _D, _CD),
-        up_block_types=(_CU, _U, _U),
+        # Cross-attention at 8x8 and 4x4: at 16x16 it tripled the step's cost on a CPU.
+        down_block_types=(_D, _CD, _CD),
+        up_block_types=(_CU, _CU, _U),
         layers_per_block=1,
         norm_num_groups=16,
         cross_attention_dim=TEXT_DIM,
@@ -64,13 +69,19 @@ def build_sampling_scheduler() -> DPMSolverMultistepScheduler:
     )
 
 
-def to_unet_space(images: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) in [-1, 1] -> (B, 12, H/2, W/2)."""
-    return F.pixel_unshuffle(images, PATCH)
+def patch_of(unet: UNet2DConditionModel) -> int:
+    """The pixel-unshuffle factor these weights were trained with (3·p² input channels)."""
+    return round((unet.config.in_channels / 3) ** 0.5)
 
 
-def from_unet_space(x: torch.Tensor) -> torch.Tensor:
-    return F.pixel_shuffle(x, PATCH)
+def to_unet_space(images: torch.Tensor, patch: int = PATCH) -> torch.Tensor:
+    """(B, 3, H, W) in [-1, 1] -> (B, 3·p², H/p, W/p), channels-last (mkldnn's convolutions
+    ran ~20% faster that way on this CPU)."""
+    return F.pixel_unshuffle(images, patch).contiguous(memory_format=torch.channels_last)
+
+
+def from_unet_space(x: torch.Tensor, patch: int = PATCH) -> torch.Tensor:
+    return F.pixel_shuffle(x.contiguous(), patch)
 
 
 def pooled_text(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -82,8 +93,9 @@ def pooled_text(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def denoise(unet: UNet2DConditionModel, x: torch.Tensor, t: torch.Tensor, states: torch.Tensor,
             mask: torch.Tensor) -> torch.Tensor:
     """The UNet's prediction for images `x` (B, 3, H, W) at timesteps `t`."""
+    patch = patch_of(unet)
     out = unet(
-        to_unet_space(x), t, encoder_hidden_states=states,
+        to_unet_space(x, patch), t, encoder_hidden_states=states,
         encoder_attention_mask=mask, class_labels=pooled_text(states, mask),
     ).sample
-    return from_unet_space(out)
+    return from_unet_space(out, patch)

@@ -87,6 +87,7 @@ class AtelierPipeline(DiffusionPipeline):
 
     def __init__(self, unet: UNet2DConditionModel, scheduler: SchedulerMixin):
         super().__init__()
+        unet.to(memory_format=torch.channels_last)
         self.register_modules(unet=unet, scheduler=scheduler)
         from generation.embedded.data import load_text_encoder
 

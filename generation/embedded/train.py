@@ -35,7 +35,7 @@ VAR_DIR = REPO_ROOT / "var"
 
 @dataclass
 class TrainConfig:
-    steps: int = 3000
+    steps: int = 8000
     batch_size: int = 32
     lr: float = 1e-3
     warmup: int = 150
@@ -51,7 +51,7 @@ class TrainConfig:
     checkpoint_minutes: float = 4.0
     # The shipped run's budget: stop (and still export) after this long; the learning rate
     # decays over whichever of steps and minutes runs out first.
-    max_minutes: float | None = 105.0
+    max_minutes: float | None = 100.0
 
     @classmethod
     def tiny_config(cls, steps: int) -> TrainConfig:
@@ -134,7 +134,7 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     dataset = TrainingSet(data_dir, cfg.captions_per_image)
     data_seconds = time.time() - t_data
 
-    unet = model.build_unet(tiny=cfg.tiny)
+    unet = model.build_unet(tiny=cfg.tiny).to(memory_format=torch.channels_last)
     ema = copy.deepcopy(unet).requires_grad_(False)
     noise_scheduler = model.build_noise_scheduler()
     alphas = noise_scheduler.alphas_cumprod
@@ -229,12 +229,12 @@ def hardware_summary() -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default 3000; 3 with --tiny)")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default 8000; 3 with --tiny)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
-    parser.add_argument("--max-minutes", type=float, default=None, help="training time budget in minutes (default 105)")
+    parser.add_argument("--max-minutes", type=float, default=None, help="training time budget in minutes (default 100)")
     parser.add_argument("--tiny", action="store_true", help="a tiny model and data set, for tests")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     parser.add_argument("--out", type=Path, default=None, help=f"weights folder (default {WEIGHTS_DIR})")

@@ -7,7 +7,7 @@ import PIL.Image
 import pytest
 from django.core.files.storage import default_storage
 
-from generation import grids
+from generation import grids, services
 from generation.credits import credits_balance
 from generation.models import Image, Job, PolicyViolation
 from generation.services import JobSpec, job_create
@@ -181,7 +181,7 @@ def test_a_failure_halfway_rolls_everything_back(client, loaded, owner, monkeypa
             raise credits.InsufficientCredits("Your balance changed; try again.")
         return real(**kwargs)
 
-    monkeypatch.setattr(grids, "credits_spend", flaky)
+    monkeypatch.setattr(services, "credits_spend", flaky)
     client.force_login(owner)
     before = credits_balance(user=owner)
     response = post_grid(client, xm=["watercolor", "pixel-art", "mosaic", "ink-drawing"])
@@ -190,7 +190,6 @@ def test_a_failure_halfway_rolls_everything_back(client, loaded, owner, monkeypa
 
 
 def test_a_grid_counts_as_one_submission_toward_the_active_limit(loaded, owner, settings, monkeypatch):
-    from generation import services
 
     monkeypatch.setattr(services, "job_enqueue", lambda job_id: None)
     monkeypatch.setattr(grids, "job_enqueue", lambda job_id: None)
@@ -199,11 +198,14 @@ def test_a_grid_counts_as_one_submission_toward_the_active_limit(loaded, owner, 
     plan = grids.grid_plan(catalog=loaded, subject="a fox", x_category="medium",
                            x_modifiers=["watercolor", "pixel-art", "mosaic", "ink-drawing", "oil-painting"])
     grids.grid_create(user=owner, plan=plan)  # 5 cells, more than the limit: one submission
-    assert grids.active_submissions(user=owner) == 2
-    grids.grid_create(user=owner, plan=plan)
-    with pytest.raises(grids.TooManyJobs):
+    assert services.submissions_active(user=owner) == 2
+    # A single job counts the grid as one submission too, not as its five cells.
+    job_create(user=owner, spec=JobSpec(prompt="a fox", num_images=1))
+    with pytest.raises(services.TooManyJobs):
         grids.grid_create(user=owner, plan=plan)
-    assert Job.objects.count() == 11
+    with pytest.raises(services.TooManyJobs):
+        job_create(user=owner, spec=JobSpec(prompt="a fox", num_images=1))
+    assert Job.objects.count() == 7
 
 
 # -- the result ----------------------------------------------------------------------------
