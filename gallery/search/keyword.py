@@ -41,7 +41,7 @@ FEW_RESULTS = 5
 # Ranking looks at most at this many matches, the newest.
 KEYWORD_CANDIDATES = 2000
 # PostgreSQL looks for matches among the newest this many images first.
-KEYWORD_WINDOW = 30_000
+KEYWORD_WINDOW = 10_000
 MAX_TERM_WORDS = 5
 TS_CONFIG = "gallery_english"
 
@@ -177,8 +177,17 @@ def _postgres_candidates(clauses: list[Clause], want: int) -> tuple[list[tuple[i
         return [], True
     tsquery, params = compiled
     with connection.cursor() as cursor:
-        cursor.execute("SELECT max(image_id) FROM gallery_imagesearch")
-        newest = cursor.fetchone()[0] or 0
+        # One GIN lookup first: a query that matches nothing (a typo, before its correction)
+        # would otherwise read the whole window to learn it (14 ms at 1M against 0.5 ms).
+        cursor.execute(
+            f"SELECT max(image_id), EXISTS (SELECT 1 FROM gallery_imagesearch s "  # noqa: S608 - placeholders only
+            f"WHERE s.search_vector @@ ({tsquery})) FROM gallery_imagesearch",
+            params,
+        )
+        newest, any_match = cursor.fetchone()
+        if not any_match:
+            return [], True
+        newest = newest or 0
     floor = newest - KEYWORD_WINDOW
     ranked = _postgres_rank(tsquery, params, newer_than=floor, older_than=None, limit=KEYWORD_CANDIDATES)
     complete = floor <= 0 and len(ranked) < KEYWORD_CANDIDATES
