@@ -201,6 +201,21 @@ def test_a_narrow_queryset_still_finds_its_matches_past_the_newest(catalog, owne
     assert set(_ids(images_search(q="fox", mode="keyword", limit=2))) <= {n.pk for n in newer}
 
 
+@pytest.mark.parametrize("reach", [1000, 0], ids=["read-on-backwards", "gin-index"])
+def test_matches_older_than_the_newest_window_are_found(catalog, owner, monkeypatch, reach):
+    """Past the window of newest images, older matches come from reading on backwards
+    (a common word) or from the GIN index (a rare one): either way, all are found."""
+    from gallery.search import keyword
+
+    monkeypatch.setattr(keyword, "KEYWORD_WINDOW", 3)
+    monkeypatch.setattr(keyword, "KEYWORD_REACH", reach)
+    foxes = []
+    for n in range(6):  # interleaved, so the window holds a fox or two
+        foxes.append(image_make(owner, prompt=f"a red fox, study {n}", index=True))
+        image_make(owner, prompt=f"a blue whale, study {n}", index=True)
+    assert set(_ids(images_search(q="fox", mode="keyword", limit=10))) == {f.pk for f in foxes}
+
+
 def test_a_narrow_queryset_is_scanned_exactly_when_the_probe_misses_it(gallery, member):
     ivf_train(lists=8)
     ivf_index_forget()
