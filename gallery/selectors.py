@@ -532,7 +532,8 @@ def _remix_tree(user, image: Image) -> tuple[list[RemixNode], int]:
     for _depth in range(REMIX_TREE_DEPTH):
         if not frontier or total >= REMIX_TREE_MAX_NODES:
             break
-        children = (Image.objects.filter(listable_for(user), remix_of_id__in=list(frontier))
+        remixes = Image.objects.filter(remix_of_id__in=list(frontier)).values("pk")  # by the FK's index (see image_derived)
+        children = (Image.objects.filter(listable_for(user), pk__in=remixes)
                     .select_related("owner").order_by("created_at", "id")[: REMIX_TREE_MAX_NODES - total])
         next_frontier: dict[int, tuple[Image, list[RemixNode]]] = {}
         for child in children:
@@ -568,7 +569,11 @@ def images_similar(*, image: Image, limit: int = SIMILAR_COUNT) -> list[Image]:
 
 def image_derived(*, user, image: Image, limit: int = 12) -> list[Image]:
     """Variations, edits and outpaints made from this image that the viewer may list."""
-    return list(Image.objects.filter(listable_for(user), parent=image).select_related("owner")
+    # The children through the parent's own index first (`pk IN (...)`): filtered and
+    # sorted as a listing, SQLite walked the listing index over the whole gallery instead
+    # (60 ms at 100k images against under 1 ms).
+    children = Image.objects.filter(parent=image).values("pk")
+    return list(Image.objects.filter(listable_for(user), pk__in=children).select_related("owner")
                 .order_by("-created_at", "-id")[:limit])
 
 

@@ -310,19 +310,39 @@ def _scope_is_small(scope: tuple[str, tuple]) -> bool:
         return cursor.fetchone()[0] <= EXACT_SCOPE_ROWS
 
 
-def _probe(index: IvfIndex, lists: list[int], query: np.ndarray, limit: int, base_queryset,
-           exclude: int | None) -> list[tuple[int, float]]:
+def _probe_read(lists: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(image ids, int8 codes) of every coded row in these lists. PostgreSQL concatenates
+    them into two byte strings, one row: ~12k rows of Python objects per query cost more
+    than the read itself (measured ~60 ms of a ~110 ms image page at 1M images)."""
+    placeholders = ", ".join(["%s"] * len(lists))
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT string_agg(int8send(image_id), ''::bytea), string_agg(ivf_code, ''::bytea) "  # noqa: S608
+                f"FROM gallery_imagesearch WHERE ivf_list IN ({placeholders}) AND ivf_code IS NOT NULL",
+                lists,
+            )
+            packed_ids, packed_codes = cursor.fetchone()
+            if packed_ids is None:
+                return np.zeros(0, dtype=np.int64), np.zeros((0, CODE_DIMENSIONS), dtype=np.int8)
+            ids = np.frombuffer(bytes(packed_ids), dtype=">i8").astype(np.int64)
+            return ids, np.frombuffer(bytes(packed_codes), dtype=np.int8).reshape(len(ids), CODE_DIMENSIONS)
         cursor.execute(
             f"SELECT image_id, ivf_code FROM gallery_imagesearch "  # noqa: S608 - placeholders only
-            f"WHERE ivf_list IN ({', '.join(['%s'] * len(lists))}) AND ivf_code IS NOT NULL",
+            f"WHERE ivf_list IN ({placeholders}) AND ivf_code IS NOT NULL",
             lists,
         )
         rows = cursor.fetchall()
-    if not rows:
-        return []
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     codes = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype=np.int8).reshape(len(rows), CODE_DIMENSIONS)
+    return ids, codes
+
+
+def _probe(index: IvfIndex, lists: list[int], query: np.ndarray, limit: int, base_queryset,
+           exclude: int | None) -> list[tuple[int, float]]:
+    ids, codes = _probe_read(lists)
+    if not len(ids):
+        return []
     approximate = index.approximate(codes, query)
     if exclude is not None:
         approximate[ids == exclude] = -np.inf
