@@ -9,7 +9,12 @@ An index trained before this migration has no codes: it is dropped here (search 
 exactly until then). Galleries over 20,000 images run `manage.py reindex_gallery --ivf-only`.
 """
 
+import importlib
+
 from django.db import migrations
+
+# The vendor-dispatching runner of the search schema's first migration.
+_run = importlib.import_module("gallery.migrations.0002_search_index")._run
 
 POSTGRES_FORWARD = [
     "ALTER TABLE gallery_imagesearch ADD COLUMN ivf_code bytea",
@@ -46,17 +51,6 @@ SQLITE_BACKWARD = [
     "DELETE FROM gallery_ivfcentroid",
     "UPDATE gallery_imagesearch SET ivf_list = NULL WHERE ivf_list IS NOT NULL",
 ]
-
-
-def _run(statements_by_vendor):
-    def run(apps, schema_editor):
-        statements = statements_by_vendor.get(schema_editor.connection.vendor)
-        if statements is None:
-            raise NotImplementedError(f"gallery search has no schema for {schema_editor.connection.vendor}")
-        for statement in statements:
-            schema_editor.execute(statement, params=None)
-
-    return run
 
 
 class Migration(migrations.Migration):
