@@ -49,7 +49,7 @@ FILTERS = ("modifier", "model", "mode", "has_remixes", "author")
 PAGING = ("cursor", "limit")
 QUERY_PARAMS = frozenset(("q", "search", "sort", *FILTERS, *PAGING))
 PAGE_SIZE = 30
-SEARCH_RESULTS_MAX = 500  # a search ranks at most this many images; pages walk through them
+SEARCH_RESULTS_MAX = 200  # a search ranks at most this many images; pages walk through them
 MAX_QUERY_CHARS = 1000
 TOP_WINDOWS = {"top_day": timedelta(days=1), "top_week": timedelta(days=7)}
 # Trending: each like in the last 48 hours counts, newer ones more: 4 in the last 6 hours,

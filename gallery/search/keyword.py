@@ -209,9 +209,13 @@ def _postgres_candidates(clauses: list[Clause], want: int) -> tuple[list[tuple[i
                                      limit=want - len(ranked))
             complete = floor - KEYWORD_REACH <= 0 and len(ranked) < want
         else:
-            ranked += _postgres_rank(tsquery, params, newer_than=None, older_than=floor,
-                                     limit=KEYWORD_CANDIDATES - len(ranked))
-            complete = len(ranked) < KEYWORD_CANDIDATES
+            # Only the `want` newest: should the planner still prefer the backward primary-key
+            # read to the bitmap (it estimates a phrase or an OR of words as common), it reads
+            # want / density rows, not KEYWORD_CANDIDATES / density (67 -> 15 ms for "hokusai"
+            # at 1M, where 0.8% of images match).
+            older = _postgres_rank(tsquery, params, newer_than=None, older_than=floor, limit=want - len(ranked))
+            complete = len(older) < want - len(ranked)
+            ranked += older
     return sorted(ranked, key=lambda hit: (-hit[1], -hit[0])), complete
 
 

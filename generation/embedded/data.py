@@ -68,12 +68,12 @@ def sample_spec(rng: random.Random) -> SceneSpec:
         b = _object(rng, setting, avoid=a.kind)
         objects = (a, b)
         relation = rng.choice(RELATIONS)
-    medium = rng.choice(MEDIUMS) if rng.random() < 0.22 else None
+    medium = rng.choice(MEDIUMS) if rng.random() < 0.28 else None
     style = rng.choice(STYLES) if (rng.random() < (0.05 if medium else 0.17)) else None
     return SceneSpec(
         objects=objects, setting=setting, place=place, relation=relation, medium=medium, style=style,
         era=rng.choice(ERAS) if rng.random() < 0.1 else None,
-        mood=rng.choice(MOODS) if rng.random() < 0.12 else None,
+        mood=rng.choice(MOODS) if rng.random() < 0.15 else None,
         lighting=rng.choice(LIGHTINGS) if rng.random() < 0.1 else None,
     )
 
