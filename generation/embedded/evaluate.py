@@ -77,7 +77,7 @@ def build_cases(n_images: int, seed: int = 0) -> list[Case]:
     cases: list[Case] = []
     for _ in range(counts["single"]):
         c, k, s = rng.choice(triples)
-        cases.append(Case("single", SceneSpec(objects=(ObjectSpec(k, c),), setting=s), f"a {c} {k}{_setting_words(s)}"))
+        cases.append(Case("single", SceneSpec(objects=(ObjectSpec(k, c),), setting=s), f"{captions.article(c)} {c} {k}{_setting_words(s)}"))
     for i in range(counts["counting"]):
         c, k, s = rng.choice(triples)
         n = i % 4 + 1
@@ -89,15 +89,15 @@ def build_cases(n_images: int, seed: int = 0) -> list[Case]:
         k2 = rng.choice([k for k in KINDS if k != k1])
         rel = RELATIONS[i % len(RELATIONS)]
         spec = SceneSpec(objects=(ObjectSpec(k1, c1), ObjectSpec(k2, c2)), setting=s, relation=rel)
-        cases.append(Case("pair", spec, f"a {c1} {k1} {rel} a {c2} {k2}{_setting_words(s)}"))
+        cases.append(Case("pair", spec, f"{captions.article(c1)} {c1} {k1} {rel} {captions.article(c2)} {c2} {k2}{_setting_words(s)}"))
     for i in range(counts["style"]):
         c, k, s = rng.choice(triples)
         label = STYLE_TASK_LABELS[i % len(STYLE_TASK_LABELS)]
         family = STYLE_FAMILY[label]
         frag = captions.TERMS[label][0]
-        subject = f"a {c} {k}{_setting_words(s)}"
+        subject = f"{captions.article(c)} {c} {k}{_setting_words(s)}"
         if family == "medium":
-            prompt = f"{'An' if frag[0] in 'aeiou' else 'A'} {frag} of {subject}"
+            prompt = f"{captions.article(frag).capitalize()} {frag} of {subject}"
         elif family == "style":
             prompt = f"{subject}, in the style of {frag}"
         else:
