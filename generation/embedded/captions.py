@@ -176,7 +176,7 @@ def _kind_word(kind: str, rng: random.Random, plural: bool) -> str:
     return PLURALS.get(word, word + "s")
 
 
-def article(word: str) -> str:
+def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
@@ -185,7 +185,7 @@ def _object_phrase(kind: str, colour: str, size: str, rng: random.Random, count:
     size_word = rng.choice(SIZE_WORDS[size]) if rng.random() < 0.7 else ""
     words = " ".join(w for w in (size_word, colour_word, _kind_word(kind, rng, count > 1)) if w)
     if count == 1:
-        return f"{article(words)} {words}"
+        return f"{_article(words)} {words}"
     number = str(count) if rng.random() < 0.5 else NUMBER_WORDS[count]
     return f"{number} {words}"
 
@@ -231,7 +231,7 @@ def caption_prose(spec: SceneSpec, rng: random.Random, terms=TERMS) -> str:
     extras = []
     if spec.medium:
         word = _term(spec.medium, terms, rng)
-        extras.append(rng.choice([f"as {article(word)} {word}", word,
+        extras.append(rng.choice([f"as {_article(word)} {word}", word,
                                   f"in {word} style"]))
     if spec.style:
         word = _term(spec.style, terms, rng)
@@ -253,7 +253,7 @@ def caption_plain(spec: SceneSpec, rng: random.Random, terms=TERMS) -> str:
     setting = _setting_phrase(spec, rng)
     if spec.medium:
         word = _term(spec.medium, terms, rng)
-        text = f"{article(word).capitalize()} {word} of {subject}"
+        text = f"{_article(word).capitalize()} {word} of {subject}"
     else:
         text = subject[:1].upper() + subject[1:]
     if setting:

@@ -38,6 +38,7 @@ from generation.embedded.renderer import (
     SceneSpec,
     render_scene,
 )
+from prompts.composer import indefinite_article
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -68,6 +69,11 @@ def _held_out_triples() -> list[tuple[str, str, str | None]]:
             if is_held_out(c, k, s) and c not in CLASHES[s]]
 
 
+def _thing(colour: str, kind: str) -> str:
+    """'an orange house': the article the builder's composer would write."""
+    return f"{indefinite_article(colour)} {colour} {kind}"
+
+
 def build_cases(n_images: int, seed: int = 0) -> list[Case]:
     """Prompts for every task; about 25% single, 20% counting, 25% pairs, 30% style."""
     rng = random.Random(seed)
@@ -77,7 +83,7 @@ def build_cases(n_images: int, seed: int = 0) -> list[Case]:
     cases: list[Case] = []
     for _ in range(counts["single"]):
         c, k, s = rng.choice(triples)
-        cases.append(Case("single", SceneSpec(objects=(ObjectSpec(k, c),), setting=s), f"{captions.article(c)} {c} {k}{_setting_words(s)}"))
+        cases.append(Case("single", SceneSpec(objects=(ObjectSpec(k, c),), setting=s), f"{_thing(c, k)}{_setting_words(s)}"))
     for i in range(counts["counting"]):
         c, k, s = rng.choice(triples)
         n = i % 4 + 1
@@ -89,15 +95,15 @@ def build_cases(n_images: int, seed: int = 0) -> list[Case]:
         k2 = rng.choice([k for k in KINDS if k != k1])
         rel = RELATIONS[i % len(RELATIONS)]
         spec = SceneSpec(objects=(ObjectSpec(k1, c1), ObjectSpec(k2, c2)), setting=s, relation=rel)
-        cases.append(Case("pair", spec, f"{captions.article(c1)} {c1} {k1} {rel} {captions.article(c2)} {c2} {k2}{_setting_words(s)}"))
+        cases.append(Case("pair", spec, f"{_thing(c1, k1)} {rel} {_thing(c2, k2)}{_setting_words(s)}"))
     for i in range(counts["style"]):
         c, k, s = rng.choice(triples)
         label = STYLE_TASK_LABELS[i % len(STYLE_TASK_LABELS)]
         family = STYLE_FAMILY[label]
         frag = captions.TERMS[label][0]
-        subject = f"{captions.article(c)} {c} {k}{_setting_words(s)}"
+        subject = f"{_thing(c, k)}{_setting_words(s)}"
         if family == "medium":
-            prompt = f"{captions.article(frag).capitalize()} {frag} of {subject}"
+            prompt = f"{indefinite_article(frag).capitalize()} {frag} of {subject}"
         elif family == "style":
             prompt = f"{subject}, in the style of {frag}"
         else:
