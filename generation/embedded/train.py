@@ -186,7 +186,7 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 50 == 0 or cfg.tiny:
             losses.append((step, round(running, 5)))
-        bar.set_postfix(loss=f"{running:.4f}", lr=f"{opt.param_groups[0]['lr']:.1e}")
+        bar.set_postfix(loss=f"{running:.4f}", lr=f"{opt.param_groups[0]['lr']:.1e}", refresh=False)
         bar.update(1)
         if cfg.max_minutes and time.time() - start > cfg.max_minutes * 60:
             log(f"stopping at step {step}: --max-minutes {cfg.max_minutes} reached")
