@@ -74,10 +74,44 @@ class GenerationRequest:
 StepCallback = Callable[[int, int], bool]
 
 
+# The names people know from the "parameters" text other tools write, for the schedulers
+# diffusers ships; anything else is recorded by its class name.
+_SAMPLER_NAMES = {
+    "DDIMScheduler": "DDIM",
+    "PNDMScheduler": "PLMS",
+    "LMSDiscreteScheduler": "LMS",
+    "EulerDiscreteScheduler": "Euler",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "HeunDiscreteScheduler": "Heun",
+    "KDPM2DiscreteScheduler": "DPM2",
+    "KDPM2AncestralDiscreteScheduler": "DPM2 a",
+    "DPMSolverSinglestepScheduler": "DPM++ SDE",
+    "UniPCMultistepScheduler": "UniPC",
+}
+
+
+def sampler_label(scheduler) -> str:
+    """What a pipeline's scheduler is called in an image's metadata ("DPM++ 2M Karras")."""
+    cls = type(scheduler).__name__
+    config = getattr(scheduler, "config", {}) or {}
+    if cls == "DPMSolverMultistepScheduler":
+        algorithm = config.get("algorithm_type", "dpmsolver++")
+        order = config.get("solver_order", 2)
+        if algorithm in ("dpmsolver++", "sde-dpmsolver++"):
+            name = f"DPM++ {order}M" + (" SDE" if algorithm.startswith("sde") else "")
+        else:
+            name = f"DPM-Solver {order}M"
+    else:
+        name = _SAMPLER_NAMES.get(cls, cls)
+    if config.get("use_karras_sigmas"):
+        name += " Karras"
+    return name
+
+
 class Backend:
     name: str
     limits: Limits
-    sampler: str = "DDIM"
+    sampler: str = "unknown"
 
     def generate(self, request: GenerationRequest, *, on_step: StepCallback) -> list[PIL.Image.Image]:
         raise NotImplementedError

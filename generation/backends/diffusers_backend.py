@@ -22,6 +22,7 @@ from generation.backends import (
     Limits,
     ModelUnavailable,
     StepCallback,
+    sampler_label,
 )
 
 
@@ -90,7 +91,7 @@ class DiffusersBackend(Backend):
         self._img2img = None
         self._inpaint = None
         self._auto = (AutoPipelineForImage2Image, AutoPipelineForInpainting)
-        self.sampler = type(self.text2img.scheduler).__name__
+        self.sampler = sampler_label(self.text2img.scheduler)
 
     def _pipe_for(self, mode: str):
         with self._lock:

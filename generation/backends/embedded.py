@@ -14,6 +14,7 @@ from generation.backends import (
     Limits,
     ModelUnavailable,
     StepCallback,
+    sampler_label,
 )
 from generation.embedded import model as embedded_model
 
@@ -35,7 +36,6 @@ EMBEDDED_LIMITS = Limits(
 class EmbeddedBackend(Backend):
     name = "embedded"
     limits = EMBEDDED_LIMITS
-    sampler = "DDIM"
 
     def __init__(self, weights: Path = WEIGHTS):
         self.name = "embedded" if weights == WEIGHTS else str(weights)
@@ -46,6 +46,7 @@ class EmbeddedBackend(Backend):
         torch.set_num_threads(max(1, torch.get_num_threads()))
         self.pipe = AtelierPipeline.from_pretrained(str(weights))
         self.pipe.set_progress_bar_config(disable=True)
+        self.sampler = sampler_label(self.pipe.scheduler)  # DPM++ 2M for the shipped weights
 
     def generate(self, request: GenerationRequest, *, on_step: StepCallback) -> list[PIL.Image.Image]:
         generator = torch.Generator("cpu").manual_seed(request.seed)
