@@ -158,6 +158,24 @@ def score(case: Case, image: Image.Image, analyzer: Analyzer) -> dict[str, bool]
     }
 
 
+PAIR_DIAGNOSTICS = ("both colours present", "first object right", "second object right",
+                    "second took the first's colour")
+
+
+def diagnose_pair(case: Case, image: Image.Image, analyzer: Analyzer) -> dict[str, bool]:
+    """Where a two-object image goes wrong: a missing colour, a wrong kind, or the second
+    object drawn in the first's colour (a binding failure). Not scored; printed to steer training."""
+    dets = analyzer.detect(image, case.spec.setting)
+    first, second = case.spec.objects
+    a, b = _find(dets, first.colour), _find(dets, second.colour)
+    return dict(zip(PAIR_DIAGNOSTICS, (
+        a is not None and b is not None,
+        a is not None and a.kind == first.kind,
+        b is not None and b.kind == second.kind,
+        b is None and sum(d.colour == first.colour for d in dets) >= 2,
+    ), strict=True))
+
+
 def tabulate(results: list[dict[str, bool]]) -> list[dict]:
     table: dict[str, list[bool]] = {}
     for r in results:
@@ -215,6 +233,12 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = 2
     log("")
     log(format_table(rows, f"Model on held-out prompts ({len(cases)} images, {steps} steps, "
                            f"guidance {guidance}, {gen_seconds:.0f}s)"))
+    pairs = [diagnose_pair(c, im, analyzer) for c, im in zip(cases, images, strict=True) if c.kind == "pair"]
+    diagnostics = {k: float(np.mean([p[k] for p in pairs])) for k in PAIR_DIAGNOSTICS} if pairs else {}
+    if diagnostics:
+        log(f"\nWhere the {len(pairs)} two-object images go wrong (fractions, not scored):")
+        for k, v in diagnostics.items():
+            log(f"  {k:<32} {v:.3f}")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # One grid, a few images of every task, in case order.
@@ -224,7 +248,8 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = 2
     (out_dir / "prompts.txt").write_text("\n".join(f"{n:3d} {cases[i].prompt}" for n, i in enumerate(picks)) + "\n")
     log(f"\nsample grid: {out_dir / 'samples.png'} (prompts in prompts.txt)")
     report = {"images": len(cases), "steps": steps, "guidance": guidance, "seconds": round(gen_seconds),
-              "analyzer_accuracy": analyzer_accuracy, "analyzer_tasks": truth_rows, "tasks": rows}
+              "analyzer_accuracy": analyzer_accuracy, "analyzer_tasks": truth_rows, "tasks": rows,
+              "pair_diagnostics": diagnostics}
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     if write_card:
         (weights / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -23,3 +23,19 @@ def test_held_out_prompts_are_never_in_training():
     for case in evaluate.build_cases(40):
         first = case.spec.objects[0]
         assert is_held_out(first.colour, first.kind, case.spec.setting)
+
+
+def test_pair_diagnostics_name_a_binding_failure():
+    from dataclasses import replace
+
+    analyzer = Analyzer.load_shipped()
+    case = next(c for c in evaluate.build_cases(400) if c.kind == "pair" and c.spec.relation == "left of")
+    first, second = case.spec.objects
+    right = evaluate.diagnose_pair(case, render_scene(case.spec, seed=3), analyzer)
+    assert right == {"both colours present": True, "first object right": True, "second object right": True,
+                     "second took the first's colour": False}
+    # The second object drawn in the first one's colour: the failure the diagnostics exist to count.
+    swapped = replace(case.spec, objects=(first, replace(second, colour=first.colour)))
+    wrong = evaluate.diagnose_pair(case, render_scene(swapped, seed=3), analyzer)
+    assert wrong["second took the first's colour"] and not wrong["both colours present"]
+    assert not wrong["second object right"]
