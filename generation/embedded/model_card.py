@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from generation.embedded import model
+from generation.embedded import data, model
 
 
 def _load(path: Path) -> dict | None:
@@ -54,7 +54,8 @@ def write(weights_dir: Path) -> Path:
         + ("part of the dialect captions written by `prompts.composer`" if train.get("composer_captions")
            else "the dialects from this package's own templates: `prompts.composer` was not importable when "
                 "this data set was built; a rebuild now routes part of them through it")
-        + "). About one (colour, kind, setting) triple in seven is never rendered for training: the "
+        + "); " + ", ".join(f"{share:.0%} {what}" for what, share in data.SCENE_MIX)
+        + ". About one (colour, kind, setting) triple in seven is never rendered for training: the "
         "evaluation asks for those.",
         f"- Steps: {train.get('steps', '?')} at batch {cfg.get('batch_size', '?')}, AdamW lr {cfg.get('lr', '?')} "
         f"(warmup {cfg.get('warmup', '?')}, cosine to 10%), EMA {cfg.get('ema_decay', '?')}, Min-SNR-{cfg.get('min_snr_gamma', '?')} "
@@ -90,6 +91,9 @@ def write(weights_dir: Path) -> Path:
             target = f"{row['target']:.2f}" if row.get("target") is not None else "-"
             lines.append(f"| {row['task']} | {row['accuracy']:.3f} | {row['n']} | {target} |")
         lines.append("")
+        if evaluation.get("pair_diagnostics"):
+            lines += ["Where the two-object images go wrong (fractions of them; not scored): "
+                      + "; ".join(f"{k} {v:.2f}" for k, v in evaluation["pair_diagnostics"].items()) + ".", ""]
         if (weights_dir / "samples.png").exists():
             lines += ["Samples across the menus (`python manage.py samples_embedded --truth`; each model image beside "
                       "the renderer's drawing of the same scene): [samples.png](samples.png).", ""]

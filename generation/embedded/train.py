@@ -51,7 +51,7 @@ class TrainConfig:
     checkpoint_minutes: float = 4.0
     # The shipped run's budget: stop (and still export) after this long; the learning rate
     # decays over whichever of steps and minutes runs out first.
-    max_minutes: float | None = 95.0
+    max_minutes: float | None = 105.0
 
     @classmethod
     def tiny_config(cls, steps: int) -> TrainConfig:
@@ -234,7 +234,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
-    parser.add_argument("--max-minutes", type=float, default=None, help="training time budget in minutes (default 95)")
+    parser.add_argument("--max-minutes", type=float, default=None, help="training time budget in minutes (default 105: with about 4 min of data, inside the 2-hour bar)")
     parser.add_argument("--tiny", action="store_true", help="a tiny model and data set, for tests")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     parser.add_argument("--out", type=Path, default=None, help=f"weights folder (default {WEIGHTS_DIR})")
