@@ -48,6 +48,7 @@ def test_text2img_end_to_end_writes_images_with_both_metadata_chunks(owner, need
             chunks = png_metadata_read(fh.read())
         assert chunks["parameters"].startswith("a red circle in a meadow\n")
         assert f"Seed: {image.seed}" in chunks["parameters"]
+        assert "Sampler: DPM++ 2M," in chunks["parameters"]  # the sampler the shipped weights ran
         assert '"version": 1' in chunks["atelier"] or '"version":1' in chunks["atelier"]
         assert default_storage.exists(image.thumb_small) and default_storage.exists(image.thumb_large)
         assert image.blurhash and image.color.startswith("#")

@@ -72,7 +72,7 @@ def test_job_succeeds_with_rising_progress(broker, owner, tmp_path):
     assert job.images.count() == 2
     assert credits_balance(user=owner) == 49
     # The recorded sampler is the one the shipped weights ran with.
-    assert {image.sampler for image in job.images.all()} == {"DPM++ 2M"}
+    assert {image.recipe["sampler"] for image in job.images.all()} == {"DPM++ 2M"}
 
 
 def test_cancel_while_running(broker, owner, tmp_path):
