@@ -131,15 +131,17 @@ def _relation_holds(a: Detection, b: Detection, relation: str) -> bool:
     return abs(dx) > 0.15 or abs(dy) > 0.15  # next to: two separate places
 
 
-def score(case: Case, image: Image.Image, analyzer: Analyzer) -> dict[str, bool]:
-    """Task -> passed, for one image."""
+def score(case: Case, image: Image.Image, analyzer: Analyzer,
+          dets: list[Detection] | None = None) -> dict[str, bool]:
+    """Task -> passed, for one image (`dets`: the analyzer's detections, where already made)."""
     spec = case.spec
     if case.kind == "style":
         label = spec.medium or spec.style or spec.mood
         family = STYLE_FAMILY[label]
         among = tuple(s for s in STYLE_TASK_LABELS if STYLE_FAMILY[s] == family)
         return {family: analyzer.style(image, among) == label}
-    dets = analyzer.detect(image, spec.setting)
+    if dets is None:
+        dets = analyzer.detect(image, spec.setting)
     obj = spec.objects[0]
     if case.kind == "single":
         main = dets[0] if dets else None
@@ -162,10 +164,10 @@ PAIR_DIAGNOSTICS = ("both colours present", "first object right", "second object
                     "second took the first's colour")
 
 
-def diagnose_pair(case: Case, image: Image.Image, analyzer: Analyzer) -> dict[str, bool]:
-    """Where a two-object image goes wrong: a missing colour, a wrong kind, or the second
-    object drawn in the first's colour (a binding failure). Not scored; printed to steer training."""
-    dets = analyzer.detect(image, case.spec.setting)
+def diagnose_pair(case: Case, dets: list[Detection]) -> dict[str, bool]:
+    """Where a two-object image goes wrong, from its detections: a missing colour, a wrong kind,
+    or the second object drawn in the first's colour (a binding failure). Not scored; printed
+    to steer training."""
     first, second = case.spec.objects
     a, b = _find(dets, first.colour), _find(dets, second.colour)
     return dict(zip(PAIR_DIAGNOSTICS, (
@@ -228,12 +230,16 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = 2
         images += pipe([c.prompt for c in chunk], num_inference_steps=steps, guidance_scale=guidance,
                        generator=generator).images
     gen_seconds = time.time() - t0
-    results = [score(c, im, analyzer) for c, im in zip(cases, images, strict=True)]
+    results, pairs = [], []
+    for c, im in zip(cases, images, strict=True):
+        dets = None if c.kind == "style" else analyzer.detect(im, c.spec.setting)
+        results.append(score(c, im, analyzer, dets=dets))
+        if c.kind == "pair":
+            pairs.append(diagnose_pair(c, dets))
     rows = tabulate(results)
     log("")
     log(format_table(rows, f"Model on held-out prompts ({len(cases)} images, {steps} steps, "
                            f"guidance {guidance}, {gen_seconds:.0f}s)"))
-    pairs = [diagnose_pair(c, im, analyzer) for c, im in zip(cases, images, strict=True) if c.kind == "pair"]
     diagnostics = {k: float(np.mean([p[k] for p in pairs])) for k in PAIR_DIAGNOSTICS} if pairs else {}
     if diagnostics:
         log(f"\nWhere the {len(pairs)} two-object images go wrong (fractions, not scored):")

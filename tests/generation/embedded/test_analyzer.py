@@ -31,11 +31,11 @@ def test_pair_diagnostics_name_a_binding_failure():
     analyzer = Analyzer.load_shipped()
     case = next(c for c in evaluate.build_cases(400) if c.kind == "pair" and c.spec.relation == "left of")
     first, second = case.spec.objects
-    right = evaluate.diagnose_pair(case, render_scene(case.spec, seed=3), analyzer)
+    right = evaluate.diagnose_pair(case, analyzer.detect(render_scene(case.spec, seed=3), case.spec.setting))
     assert right == {"both colours present": True, "first object right": True, "second object right": True,
                      "second took the first's colour": False}
     # The second object drawn in the first one's colour: the failure the diagnostics exist to count.
     swapped = replace(case.spec, objects=(first, replace(second, colour=first.colour)))
-    wrong = evaluate.diagnose_pair(case, render_scene(swapped, seed=3), analyzer)
+    wrong = evaluate.diagnose_pair(case, analyzer.detect(render_scene(swapped, seed=3), swapped.setting))
     assert wrong["second took the first's colour"] and not wrong["both colours present"]
     assert not wrong["second object right"]
