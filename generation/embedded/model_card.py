@@ -120,7 +120,10 @@ def write(weights_dir: Path) -> Path:
         "",
         "- 64x64 is tiny: it is a sketch of the prompt, good for teaching what modifiers do, not a picture.",
         "- Free text outside the world's vocabulary has no learned meaning.",
-        "- Larger sizes (96, 128) reuse the 64x64 weights convolutionally; objects repeat or blur there.",
+        "- Larger sizes (96, 128): text-to-image paints the scene at 64 on its longer side, enlarges it and "
+        "refines it with the last 40% of the steps (`upscale_strength`); it gains sharp edges, not detail. "
+        "Painted directly at the full size (`upscale_strength=0`), the 64x64 weights repeat objects across "
+        "the canvas. Variations, edits and outpainting work at the full size directly.",
         "",
     ]
     path = weights_dir / "MODEL_CARD.md"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import PIL.Image
 import torch
+import torch.nn.functional as F
 from diffusers import DiffusionPipeline, SchedulerMixin, UNet2DConditionModel
 from diffusers.utils import BaseOutput
 
@@ -81,6 +82,10 @@ class AtelierPipeline(DiffusionPipeline):
     - inpainting: `image` and `mask_image` (white = repaint); the known pixels are
       re-noised to the current noise level and blended in after every step (strength 1.0);
     - outpainting: `outpaint(...)`, which pads the canvas, builds the mask and inpaints.
+
+    Text-to-image above 64x64 paints the scene at 64 on its longer side, enlarges it and
+    refines it (`upscale_strength` of the steps, default 0.4; 0 or None paints at the full
+    size directly, where the 64x64 weights repeat objects across the canvas).
     """
 
     model_cpu_offload_seq = "unet"
@@ -135,7 +140,8 @@ class AtelierPipeline(DiffusionPipeline):
         return [PIL.Image.fromarray(im) for im in a]
 
     def check_inputs(self, *, height: int, width: int, image, mask_image, strength: float,
-                     num_inference_steps: int, guidance_scale: float, num_images_per_prompt: int) -> None:
+                     num_inference_steps: int, guidance_scale: float, num_images_per_prompt: int,
+                     upscale_strength: float | None = None) -> None:
         limits = self.limits
         if height not in limits.sizes or width not in limits.sizes:
             sizes = ", ".join(str(s) for s in limits.sizes)
@@ -151,6 +157,8 @@ class AtelierPipeline(DiffusionPipeline):
                     f"{image.width}x{image.height}; they must be the same size")
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be between 0 and 1, not {strength}")
+        if upscale_strength is not None and not 0.0 <= upscale_strength <= 1.0:
+            raise ValueError(f"upscale_strength must be between 0 and 1, not {upscale_strength}")
         lo, hi = limits.steps
         if not lo <= num_inference_steps <= hi:
             raise ValueError(f"num_inference_steps must be between {lo} and {hi}, not {num_inference_steps}")
@@ -179,6 +187,7 @@ class AtelierPipeline(DiffusionPipeline):
         generator: torch.Generator | None = None,
         callback_on_step_end: Callable | None = None,
         return_dict: bool = True,
+        upscale_strength: float | None = 0.4,
     ) -> AtelierPipelineOutput | tuple:
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if image is not None:
@@ -189,7 +198,7 @@ class AtelierPipeline(DiffusionPipeline):
             strength = 1.0 if mask_image is not None else 0.6
         self.check_inputs(height=height, width=width, image=image, mask_image=mask_image, strength=strength,
                           num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                          num_images_per_prompt=num_images_per_prompt)
+                          num_images_per_prompt=num_images_per_prompt, upscale_strength=upscale_strength)
         negatives = negative_prompt or ""
         negatives = [negatives] * len(prompts) if isinstance(negatives, str) else list(negatives)
         if len(negatives) != len(prompts):
@@ -205,28 +214,61 @@ class AtelierPipeline(DiffusionPipeline):
         if not use_cfg:
             states, mask = states[batch:], mask[batch:]
 
-        # 2. Timesteps: from an image, start part of the way down the noise schedule.
+        # 2. Starting point and timesteps. Noise is drawn on the CPU from `generator`, so a
+        # seed gives the same pixels.
+        init = self._image_to_tensor(image).expand(batch, -1, -1, -1) if image is not None else None
+        repaint = self._mask_to_tensor(mask_image) if mask_image is not None else None
+        run = dict(states=states, mask=mask, guidance_scale=guidance_scale, use_cfg=use_cfg,
+                   callback=callback_on_step_end)
+        base = self.base_size(width, height) if init is None and upscale_strength else None
+        if base is not None:
+            # Larger text-to-image: the weights know one 64x64 canvas; painted directly at 128 they
+            # tile it with repeated objects. So paint the scene at `base`, enlarge it, and refine
+            # it with the rest of the steps as a variation of strength `upscale_strength`.
+            refine = int(round(num_inference_steps * upscale_strength))
+            first = max(1, num_inference_steps - refine)
+            self.scheduler.set_timesteps(first)
+            noise = torch.randn((batch, 3, base[1], base[0]), generator=generator, dtype=torch.float32)
+            x, interrupted = self._denoise(noise * self.scheduler.init_noise_sigma, self.scheduler.timesteps, **run)
+            if interrupted or refine == 0:
+                x = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False)
+                return self._output(x, interrupted, return_dict)
+            init = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False).clamp(-1, 1)
+            run["offset"] = first
+            strength = refine / num_inference_steps
         self.scheduler.set_timesteps(num_inference_steps)
         timesteps = self.scheduler.timesteps
-        if image is not None:
+        if init is not None:
+            # From an image, start part of the way down the noise schedule.
             skip = num_inference_steps - int(round(num_inference_steps * strength))
             timesteps = timesteps[skip:]
             if hasattr(self.scheduler, "set_begin_index"):
                 self.scheduler.set_begin_index(skip)
-
-        # 3. Starting point, drawn on the CPU from `generator`, so a seed gives the same pixels.
         noise = torch.randn((batch, 3, height, width), generator=generator, dtype=torch.float32)
-        init = self._image_to_tensor(image).expand(batch, -1, -1, -1) if image is not None else None
-        repaint = self._mask_to_tensor(mask_image) if mask_image is not None else None
         if init is None:
             x = noise * self.scheduler.init_noise_sigma
         elif len(timesteps) == 0:
             x = init.clone()
         else:
             x = self.scheduler.add_noise(init, noise, timesteps[:1].repeat(batch))
+        x, interrupted = self._denoise(x, timesteps, init=init, noise=noise, repaint=repaint, **run)
+        return self._output(x, interrupted, return_dict)
 
-        # 4. Denoising loop.
-        interrupted = False
+    @staticmethod
+    def base_size(width: int, height: int) -> tuple[int, int] | None:
+        """Where text-to-image first paints a `width` x `height` image: the native canvas,
+        shrunk to the output's aspect (sides in multiples of 16, at least 32); None at native size."""
+        if (width, height) == (model.NATIVE_SIZE, model.NATIVE_SIZE):
+            return None
+        scale = model.NATIVE_SIZE / max(width, height)
+        return tuple(max(32, int(round(side * scale / 16)) * 16) for side in (width, height))
+
+    def _denoise(self, x: torch.Tensor, timesteps: torch.Tensor, *, states, mask, guidance_scale: float,
+                 use_cfg: bool, callback: Callable | None, offset: int = 0, init: torch.Tensor | None = None,
+                 noise: torch.Tensor | None = None, repaint: torch.Tensor | None = None) -> tuple[torch.Tensor, bool]:
+        """The denoising loop; `offset` numbers its steps after those of an earlier pass, so
+        `callback_on_step_end` counts 0..num_inference_steps-1 across passes."""
+        batch = x.shape[0]
         for i, t in enumerate(timesteps):
             x_in = torch.cat([x, x]) if use_cfg else x
             x_in = self.scheduler.scale_model_input(x_in, t)
@@ -241,17 +283,18 @@ class AtelierPipeline(DiffusionPipeline):
                 last = i + 1 == len(timesteps)
                 known = init if last else self.scheduler.add_noise(init, noise, timesteps[i + 1:i + 2].repeat(batch))
                 x = repaint * x + (1 - repaint) * known
-            if callback_on_step_end is not None:
-                result = callback_on_step_end(self, i, t, {"latents": x})
+            if callback is not None:
+                result = callback(self, offset + i, t, {"latents": x})
                 if isinstance(result, dict):
                     x = result.get("latents", x)
                     self._interrupt = self._interrupt or bool(result.get("interrupt"))
                 elif result is True:
                     self._interrupt = True
             if self._interrupt:
-                interrupted = i + 1 < len(timesteps)
-                break
+                return x, i + 1 < len(timesteps)
+        return x, False
 
+    def _output(self, x: torch.Tensor, interrupted: bool, return_dict: bool) -> AtelierPipelineOutput | tuple:
         images = self._tensor_to_images(x)
         if not return_dict:
             return (images, interrupted)

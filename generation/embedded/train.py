@@ -35,7 +35,7 @@ VAR_DIR = REPO_ROOT / "var"
 
 @dataclass
 class TrainConfig:
-    steps: int = 30000
+    steps: int = 20000
     batch_size: int = 16
     lr: float = 8e-4
     warmup: int = 150
@@ -229,7 +229,7 @@ def hardware_summary() -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default 30000, which the time budget cuts short on a CPU; 3 with --tiny)")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default 20000, which the time budget cuts short on a CPU; 3 with --tiny)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--seed", type=int, default=None)

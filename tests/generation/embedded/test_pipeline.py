@@ -116,3 +116,44 @@ def test_style_classifier_tells_pixel_art_from_watercolor(pipe):
     right = sum(analyzer.style(im, among) == "pixel-art" for im in pixel) + \
         sum(analyzer.style(im, among) == "watercolor" for im in water)
     assert right >= 7
+
+
+def test_larger_text_to_image_counts_every_step_once_across_both_passes(pipe):
+    seen = []
+    out = pipe("a boat at the seaside", width=128, height=96, num_inference_steps=10, generator=_seed(),
+               callback_on_step_end=lambda p, step, t, kw: seen.append(step) or kw)
+    assert seen == list(range(10)) and not out.interrupted
+    assert out.images[0].size == (128, 96)
+    assert pipe.base_size(128, 96) == (64, 48) and pipe.base_size(96, 96) == (64, 64)
+    assert pipe.base_size(64, 128) == (32, 64) and pipe.base_size(64, 64) is None
+    again = pipe("a boat at the seaside", width=128, height=96, num_inference_steps=10, generator=_seed()).images[0]
+    assert again.tobytes() == out.images[0].tobytes()
+
+
+def test_cancel_in_the_first_pass_of_a_larger_image(pipe):
+    out = pipe("a boat at the seaside", width=128, height=128, num_inference_steps=10,
+               callback_on_step_end=lambda p, step, t, kw: {"interrupt": step == 2})
+    assert out.interrupted and out.images[0].size == (128, 128)
+
+
+def test_upscale_strength_out_of_range_is_refused(pipe):
+    with pytest.raises(ValueError, match="upscale_strength must be between 0 and 1"):
+        pipe("a red circle", width=128, height=128, upscale_strength=1.5)
+
+
+def test_a_large_red_circle_is_one_circle_not_a_tiling(pipe):
+    """At 128x128 the 64x64 weights, painting directly, repeat the object across the canvas;
+    the default paints the scene at 64 and refines it enlarged, so one circle stays one."""
+    from generation.embedded.analyzer import Analyzer
+
+    analyzer = Analyzer.load_shipped()
+
+    def red_objects(image):
+        small = image.resize((64, 64), Image.Resampling.BOX)
+        return sum(d.colour == "red" for d in analyzer.detect(small, "meadow"))
+
+    kw = dict(width=128, height=128, num_images_per_prompt=4, num_inference_steps=20)
+    refined = pipe("a red circle in a meadow", generator=_seed(5), **kw).images
+    direct = pipe("a red circle in a meadow", generator=_seed(5), upscale_strength=0, **kw).images
+    assert sum(red_objects(im) == 1 for im in refined) >= 3
+    assert sum(map(red_objects, direct)) > sum(map(red_objects, refined))
