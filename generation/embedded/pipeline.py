@@ -221,26 +221,26 @@ class AtelierPipeline(DiffusionPipeline):
         run = dict(states=states, mask=mask, guidance_scale=guidance_scale, use_cfg=use_cfg,
                    callback=callback_on_step_end)
         base = self.base_size(width, height) if init is None and upscale_strength else None
+        # How many of the steps run from `init` (an image, or the enlarged first pass).
+        from_init = int(round(num_inference_steps * strength))
         if base is not None:
             # Larger text-to-image: the weights know one 64x64 canvas; painted directly at 128 they
             # tile it with repeated objects. So paint the scene at `base`, enlarge it, and refine
             # it with the rest of the steps as a variation of strength `upscale_strength`.
-            refine = int(round(num_inference_steps * upscale_strength))
-            first = max(1, num_inference_steps - refine)
+            from_init = int(round(num_inference_steps * upscale_strength))
+            first = max(1, num_inference_steps - from_init)
             self.scheduler.set_timesteps(first)
             noise = torch.randn((batch, 3, base[1], base[0]), generator=generator, dtype=torch.float32)
-            x, interrupted = self._denoise(noise * self.scheduler.init_noise_sigma, self.scheduler.timesteps, **run)
-            if interrupted or refine == 0:
-                x = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False)
-                return self._output(x, interrupted, return_dict)
+            x, _ = self._denoise(noise * self.scheduler.init_noise_sigma, self.scheduler.timesteps, **run)
             init = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False).clamp(-1, 1)
+            if self._interrupt or from_init == 0:
+                return self._output(init, self._interrupt and from_init > 0, return_dict)
             run["offset"] = first
-            strength = refine / num_inference_steps
         self.scheduler.set_timesteps(num_inference_steps)
         timesteps = self.scheduler.timesteps
         if init is not None:
             # From an image, start part of the way down the noise schedule.
-            skip = num_inference_steps - int(round(num_inference_steps * strength))
+            skip = num_inference_steps - from_init
             timesteps = timesteps[skip:]
             if hasattr(self.scheduler, "set_begin_index"):
                 self.scheduler.set_begin_index(skip)
