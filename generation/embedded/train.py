@@ -49,6 +49,12 @@ class TrainConfig:
     threads: int = 2
     tiny: bool = False
     checkpoint_minutes: float = 4.0
+    # Where the UNet trains ("cpu", or "cuda" on a GPU machine: bf16 autocast there), the
+    # slim MiniLM to encode captions with where the package is missing (data.export_slim_encoder),
+    # and the processes that render the scenes (default: `threads`).
+    device: str = "cpu"
+    encoder: str | None = None
+    render_workers: int | None = None
     # The shipped run's budget: stop (and still export) after this long; the learning rate
     # decays over whichever of steps and minutes runs out first.
     max_minutes: float | None = 105.0
@@ -71,44 +77,59 @@ def _lr_at(step: int, cfg: TrainConfig, elapsed: float = 0.0) -> float:
 
 
 class TrainingSet:
-    """The cached data set, in memory: uint8 images and fp16 token states."""
+    """The cached data set, in memory on `device`: uint8 images and fp16 token states. Batches
+    are drawn with a numpy generator (the same draws on any device) and gathered there."""
 
-    def __init__(self, root: Path, captions_per_image: int):
-        self.images = np.load(root / "images.npy")
-        self.states = np.load(root / "states.npy")
-        self.lengths = np.load(root / "lengths.npy").astype(np.int64)
-        self.empty = np.load(root / "empty.npy")
+    def __init__(self, root: Path, captions_per_image: int, device: str | torch.device = "cpu"):
+        def load(name: str, dtype=None) -> torch.Tensor:
+            array = np.load(root / name)
+            return torch.from_numpy(array.astype(dtype) if dtype else array).to(device)
+
+        self.images = load("images.npy")
+        self.states = load("states.npy")
+        self.lengths = load("lengths.npy", np.int64)
+        self.empty = load("empty.npy").float()
         self.captions_per_image = captions_per_image
         self.width = self.states.shape[1]
+        self.device = torch.device(device)
 
     def batch(self, rng: np.random.Generator, size: int, dropout: float):
         idx = rng.integers(0, len(self.images), size)
         cap = idx * self.captions_per_image + rng.integers(0, self.captions_per_image, size)
-        images = torch.from_numpy(self.images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
-        states = self.states[cap].astype(np.float32)
-        lengths = self.lengths[cap].copy()
         drop = rng.random(size) < dropout
+        idx, cap, drop = (torch.from_numpy(a).to(self.device) for a in (idx, cap, drop))
+        images = self.images[idx].permute(0, 3, 1, 2).float() / 127.5 - 1
+        states = self.states[cap].float()
+        lengths = self.lengths[cap].clone()
         # A dropped caption becomes the empty prompt: exactly what the pipeline feeds as
         # the unconditional branch of classifier-free guidance.
         states[drop] = 0
         states[drop, : len(self.empty)] = self.empty
         lengths[drop] = len(self.empty)
-        mask = (np.arange(self.width)[None, :] < lengths[:, None]).astype(np.float32)
-        return images, torch.from_numpy(states), torch.from_numpy(mask)
+        mask = (torch.arange(self.width, device=self.device)[None, :] < lengths[:, None]).float()
+        return images, states, mask
 
 
 def _save_checkpoint(path: Path, *, unet, ema, opt, step: int, rng, cfg: TrainConfig, elapsed: float, losses):
     tmp = path.with_suffix(".tmp")
     torch.save({"unet": unet.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
-                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "config": asdict(cfg),
-                "elapsed": elapsed, "losses": losses}, tmp)
+                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state() if cfg.device.startswith("cuda") else None,
+                "config": asdict(cfg), "elapsed": elapsed, "losses": losses}, tmp)
     os.replace(tmp, path)
 
 
 def export_weights(ema, out_dir: Path) -> None:
     """Write the diffusers folder: model_index.json, unet/, scheduler/ (safetensors)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    if next(ema.parameters()).device.type != "cpu":
+        ema = copy.deepcopy(ema).to("cpu")
     ema.save_pretrained(out_dir / "unet", safe_serialization=True)
+    write_pipeline_files(out_dir)
+
+
+def write_pipeline_files(out_dir: Path) -> None:
+    """The folder's scheduler/ and model_index.json, beside a trained unet/."""
     model.build_sampling_scheduler().save_pretrained(out_dir / "scheduler")
     index = {
         "_class_name": "AtelierPipeline",
@@ -129,27 +150,34 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     ckpt_dir.mkdir(parents=True, exist_ok=True)
 
     t_data = time.time()
+    device = torch.device(cfg.device)
+    workers = cfg.render_workers or (1 if cfg.tiny else cfg.threads)
     data.build_dataset(data_dir, num_images=cfg.num_images, captions_per_image=cfg.captions_per_image,
-                       seed=cfg.seed, max_tokens=model.MAX_TOKENS, workers=1 if cfg.tiny else cfg.threads, log=log)
-    dataset = TrainingSet(data_dir, cfg.captions_per_image)
+                       seed=cfg.seed, max_tokens=model.MAX_TOKENS, workers=workers,
+                       encoder_dir=Path(cfg.encoder) if cfg.encoder else None, device=cfg.device, log=log)
+    dataset = TrainingSet(data_dir, cfg.captions_per_image, device)
     data_seconds = time.time() - t_data
 
-    unet = model.build_unet(tiny=cfg.tiny).to(memory_format=torch.channels_last)
+    unet = model.build_unet(tiny=cfg.tiny).to(device, memory_format=torch.channels_last)
     ema = copy.deepcopy(unet).requires_grad_(False)
     noise_scheduler = model.build_noise_scheduler()
     alphas = noise_scheduler.alphas_cumprod
-    snr = alphas / (1 - alphas)
-    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    snr = (alphas / (1 - alphas)).to(device)
+    on_gpu = device.type == "cuda"
+    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99),
+                            fused=on_gpu or None)
     rng = np.random.default_rng(cfg.seed)
     step, elapsed, losses = 0, 0.0, []
     ckpt_path = ckpt_dir / "last.pt"
     if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, weights_only=False)
+        state = torch.load(ckpt_path, weights_only=False, map_location=device)
         unet.load_state_dict(state["unet"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
         rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if on_gpu and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu())
         step, elapsed, losses = state["step"], state["elapsed"], state["losses"]
         log(f"resumed at step {step}")
 
@@ -160,14 +188,16 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     start = time.time() - elapsed
     bar = tqdm(total=cfg.steps, initial=step, desc="train", mininterval=20 if not cfg.tiny else 0.1,
                dynamic_ncols=False, ncols=100)
-    running = None
+    running, window = None, []
+    ema_params, unet_params = list(ema.parameters()), list(unet.parameters())
     while step < cfg.steps:
         images, states, mask = dataset.batch(rng, cfg.batch_size, cfg.caption_dropout)
         noise = torch.randn_like(images)
-        t = torch.randint(0, model.NUM_TRAIN_TIMESTEPS, (cfg.batch_size,))
+        t = torch.randint(0, model.NUM_TRAIN_TIMESTEPS, (cfg.batch_size,), device=device)
         noisy = noise_scheduler.add_noise(images, noise, t)
         target = noise_scheduler.get_velocity(images, noise, t)
-        pred = model.denoise(unet, noisy, t, states, mask)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on_gpu):
+            pred = model.denoise(unet, noisy, t, states, mask).float()
         # Min-SNR-gamma weighting (Hang et al. 2023), v-prediction form: spends the
         # little compute we have on the timesteps that shape the image.
         weight = snr[t].clamp(max=cfg.min_snr_gamma) / (snr[t] + 1)
@@ -180,10 +210,14 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
         opt.step()
         decay = min(cfg.ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, p in zip(ema.parameters(), unet.parameters(), strict=True):
-                pe.lerp_(p, 1 - decay)
+            torch._foreach_lerp_(ema_params, unet_params, 1 - decay)
         step += 1
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        # On a GPU, reading the loss waits for the step to finish: read it every tenth step.
+        window.append(loss.detach())
+        if not on_gpu or cfg.tiny or step % 10 == 0:
+            for value in torch.stack(window).tolist():
+                running = value if running is None else 0.98 * running + 0.02 * value
+            window.clear()
         if step % 50 == 0 or cfg.tiny:
             losses.append((step, round(running, 5)))
         bar.set_postfix(loss=f"{running:.4f}", lr=f"{opt.param_groups[0]['lr']:.1e}", refresh=False)
@@ -204,7 +238,7 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     stats = {
         "config": asdict(cfg), "parameters": n_params, "steps": step, "train_seconds": round(elapsed),
         "data_seconds": round(data_seconds), "it_per_s": round(step / max(elapsed, 1e-9), 3),
-        "final_loss": running, "losses": losses, "hardware": hardware_summary(),
+        "final_loss": running, "losses": losses, "hardware": hardware_summary(device),
         "torch": torch.__version__, "data_width_tokens": dataset.width,
         "composer_captions": json.loads((data_dir / "meta.json").read_text()).get("composer", False),
     }
@@ -216,7 +250,7 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     return stats
 
 
-def hardware_summary() -> str:
+def hardware_summary(device: torch.device | str = "cpu") -> str:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -225,6 +259,8 @@ def hardware_summary() -> str:
                 break
     except OSError:
         pass
+    if torch.device(device).type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (bf16 autocast), {cpu} with {os.cpu_count()} cores"
     return f"{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, no GPU"
 
 
@@ -234,6 +270,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
+    parser.add_argument("--device", default=None, help="cpu (default) or cuda: where the UNet trains and captions are encoded")
+    parser.add_argument("--encoder", type=Path, default=None,
+                        help="a slim MiniLM folder (export_slim_encoder) for machines without the package")
+    parser.add_argument("--render-workers", type=int, default=None, help="processes rendering the scenes (default: --threads)")
+    parser.add_argument("--num-images", type=int, default=None, help="scenes in the data set (default 30000)")
+    parser.add_argument("--warmup", type=int, default=None, help="warmup steps (default 150)")
+    parser.add_argument("--ema-decay", type=float, default=None, help="EMA decay (default 0.998)")
     parser.add_argument("--max-minutes", type=float, default=None, help="training time budget in minutes (default 105: with about 4 min of data, inside the 2-hour bar)")
     parser.add_argument("--tiny", action="store_true", help="a tiny model and data set, for tests")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -244,9 +287,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_options(options: dict) -> TrainConfig:
     cfg = TrainConfig.tiny_config(options.get("steps") or 3) if options.get("tiny") else TrainConfig()
-    for name in ("steps", "batch_size", "lr", "seed", "max_minutes", "threads"):
+    for name in ("steps", "batch_size", "lr", "seed", "max_minutes", "threads", "device", "render_workers",
+                 "num_images", "warmup", "ema_decay"):
         if options.get(name) is not None:
             setattr(cfg, name, options[name])
+    if options.get("encoder") is not None:
+        cfg.encoder = str(options["encoder"])
     return cfg
 
 

@@ -1,0 +1,134 @@
+"""Train the embedded model on a lent GPU machine: what travels there, and what comes back.
+
+Such a machine (see README, "Retraining on a GPU") has PyTorch, transformers and
+sentence-transformers but not diffusers nor our MiniLM package, reaches no package index,
+and takes a working tree of at most 64 MiB (ours is about 29 MB) while returning files
+of at most 16 MiB each. So:
+
+    python -m generation.embedded.device_bundle build     # here: var/device (~28 MB)
+    bash scripts/device_train.sh                           # there: trains, packs into $OUT
+    python -m generation.embedded.device_bundle unpack DIR var/weights-gpu   # here
+
+`build` writes a slim MiniLM (fp16, only the word rows our captions use: data.export_slim_encoder)
+and the wheels the machine lacks; `pack` splits the UNet's safetensors into parts that come
+back; `unpack` joins them into a weights folder that loads like the shipped one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from generation.embedded import data
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUNDLE_DIR = REPO_ROOT / "var" / "device"
+# The GPU run's data set (scripts/device_train.sh passes the same numbers to train_embedded).
+GPU_NUM_IMAGES = 120_000
+CAPTIONS_PER_IMAGE = 2
+# Wheels the GPU machine's image lacks (its package list is in the device tool's KINDS.md).
+WHEELS = ("diffusers", "importlib_metadata")
+PART_BYTES = 15 * 2**20  # files come back at most 16 MiB each
+UNET_FILE = "diffusion_pytorch_model.safetensors"
+TREE_LIMIT = 64 * 2**20
+
+
+def _version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+def build(out_dir: Path = BUNDLE_DIR, *, num_images: int = GPU_NUM_IMAGES, seed: int = 0,
+          wheels: bool = True, log=print) -> dict:
+    """The slim encoder, covering every caption of the GPU run's data set (and those of two
+    other seeds, for margin), and the missing wheels for the machine's Python 3.12."""
+    # Every number a caption's `--seed 1234` can hold (each may be one word piece of its own).
+    texts = [" ".join(str(n) for n in range(i, i + 100)) for i in range(0, 10_000, 100)]
+    for s in (seed, seed + 1, seed + 2):
+        texts += data.scene_plan(num_images if s == seed else 20_000, CAPTIONS_PER_IMAGE, s)[2]
+    info = data.export_slim_encoder(out_dir / "minilm", texts)
+    log(f"slim MiniLM: {info['kept_ids']} word rows, {info['bytes'] / 1e6:.1f} MB in {out_dir / 'minilm'}")
+    if wheels:
+        whl = out_dir / "whl"
+        shutil.rmtree(whl, ignore_errors=True)
+        specs = [f"{name}=={_version(name)}" for name in WHEELS]
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                        "--python-version", "3.12", "--implementation", "cp",
+                        "--platform", "manylinux2014_x86_64", "-d", str(whl), *specs], check=True)
+        log(f"wheels: {', '.join(sorted(p.name for p in whl.iterdir()))}")
+    bundle = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
+    tracked = _tracked_bytes()
+    log(f"bundle {bundle / 2**20:.1f} MiB + tracked files {tracked / 2**20:.1f} MiB = "
+        f"{(bundle + tracked) / 2**20:.1f} MiB of the {TREE_LIMIT / 2**20:.0f} MiB that travel")
+    if bundle + tracked > TREE_LIMIT:
+        raise SystemExit("the working tree would not travel: over 64 MiB")
+    return {"bundle_bytes": bundle, "tracked_bytes": tracked, **info}
+
+
+def _tracked_bytes() -> int:
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    return sum((REPO_ROOT / n).stat().st_size for n in names.decode().split("\0") if n and (REPO_ROOT / n).is_file())
+
+
+def pack(weights: Path, out: Path, part_bytes: int = PART_BYTES) -> list[Path]:
+    """On the GPU machine: the UNet's weights in parts, with its config and training.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    blob = (weights / "unet" / UNET_FILE).read_bytes()
+    written = []
+    for i in range(0, len(blob), part_bytes):
+        part = out / f"unet.part{i // part_bytes}"
+        part.write_bytes(blob[i:i + part_bytes])
+        written.append(part)
+    for name in ("unet/config.json", "training.json"):
+        target = out / Path(name).name.replace("config", "unet_config")
+        shutil.copy(weights / name, target)
+        written.append(target)
+    return written
+
+
+def unpack(parts: Path, weights: Path) -> Path:
+    """Here: a weights folder (unet/, scheduler/, model_index.json, training.json) from `pack`'s files."""
+    from generation.embedded.train import write_pipeline_files
+
+    chunks = sorted(parts.glob("unet.part*"), key=lambda p: int(p.name.removeprefix("unet.part")))
+    if not chunks:
+        raise SystemExit(f"no unet.part* files in {parts}")
+    (weights / "unet").mkdir(parents=True, exist_ok=True)
+    (weights / "unet" / UNET_FILE).write_bytes(b"".join(p.read_bytes() for p in chunks))
+    shutil.copy(parts / "unet_config.json", weights / "unet" / "config.json")
+    shutil.copy(parts / "training.json", weights / "training.json")
+    write_pipeline_files(weights)
+    json.loads((weights / "training.json").read_text())  # fails loudly on a truncated copy
+    return weights
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="write var/device: slim MiniLM and wheels")
+    b.add_argument("--out", type=Path, default=BUNDLE_DIR)
+    b.add_argument("--num-images", type=int, default=GPU_NUM_IMAGES)
+    b.add_argument("--no-wheels", action="store_true")
+    p = sub.add_parser("pack", help="(on the GPU machine) split trained weights into returnable files")
+    p.add_argument("weights", type=Path)
+    p.add_argument("out", type=Path)
+    u = sub.add_parser("unpack", help="join returned files into a weights folder")
+    u.add_argument("parts", type=Path)
+    u.add_argument("weights", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        build(args.out, num_images=args.num_images, wheels=not args.no_wheels)
+    elif args.command == "pack":
+        for path in pack(args.weights, args.out):
+            print(path)
+    else:
+        print(unpack(args.parts, args.weights))
+
+
+if __name__ == "__main__":
+    main()

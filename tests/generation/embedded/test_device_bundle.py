@@ -1,0 +1,66 @@
+"""The GPU-training path, run on the CPU: the slim MiniLM that travels to a GPU machine
+encodes like the package, and weights trained with it come back in parts and load."""
+
+import numpy as np
+import pytest
+import torch
+
+from generation.embedded import data, device_bundle, train
+from generation.embedded.pipeline import AtelierPipeline
+
+
+@pytest.fixture(scope="module")
+def slim(tmp_path_factory):
+    out = tmp_path_factory.mktemp("slim")
+    info = data.export_slim_encoder(out, data.scene_plan(200, 2, 0)[2])
+    return out, info
+
+
+def test_slim_encoder_encodes_like_the_package(slim):
+    out, info = slim
+    assert 200 < info["kept_ids"] < 2000
+    assert info["bytes"] < 30e6  # the package's MiniLM is about 90 MB
+    texts = data.scene_plan(200, 2, 0)[2][:40]
+    full = data.encode_texts(*data.load_text_encoder(), texts, 64)
+    small = data.encode_texts(*data.load_text_encoder(out), texts, 64)
+    assert torch.equal(full[1], small[1])
+    real = full[1].bool()
+    cos = torch.nn.functional.cosine_similarity(full[0][real], small[0][real], dim=-1)
+    assert cos.min() > 0.9999
+    assert (full[0][real] - small[0][real]).abs().max() < 0.02
+
+
+def test_slim_encoder_reads_words_it_never_kept_as_unknown(slim):
+    out, _ = slim
+    tokenizer, encoder = data.load_text_encoder(out)
+    assert not encoder.atelier_known_ids[tokenizer.convert_tokens_to_ids("piano")]
+    states, _ = data.encode_texts(tokenizer, encoder, ["a red piano", "a red [UNK]"], 64)
+    assert torch.allclose(states[0], states[1], atol=1e-4)
+
+
+def test_weights_trained_with_the_slim_encoder_come_back_in_parts_and_load(slim, tmp_path):
+    out, _ = slim
+    trained = tmp_path / "trained"
+    stats = train.run({"tiny": True, "steps": 2, "encoder": out, "device": "cpu", "out": trained,
+                       "data_dir": tmp_path / "data", "ckpt_dir": tmp_path / "ckpt"}, log=lambda *_: None)
+    assert stats["config"]["encoder"] == str(out)
+    assert "no GPU" in stats["hardware"]
+
+    returned = tmp_path / "returned"
+    files = device_bundle.pack(trained, returned, part_bytes=200_000)
+    parts = [f for f in files if f.name.startswith("unet.part")]
+    assert len(parts) > 1 and all(f.stat().st_size <= 200_000 for f in parts)
+
+    joined = device_bundle.unpack(returned, tmp_path / "joined")
+    images = []
+    for folder in (trained, joined):
+        pipe = AtelierPipeline.from_pretrained(str(folder))
+        pipe.set_progress_bar_config(disable=True)
+        images.append(np.asarray(pipe("a red circle", num_inference_steps=2,
+                                      generator=torch.Generator().manual_seed(5)).images[0]))
+    assert np.array_equal(images[0], images[1])
+
+
+def test_unpack_without_parts_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="no unet.part"):
+        device_bundle.unpack(tmp_path, tmp_path / "w")
