@@ -5,22 +5,24 @@ sentence-transformers but not diffusers nor our MiniLM package, reaches no packa
 and takes a working tree of at most 64 MiB (ours is about 29 MB) while returning files
 of at most 16 MiB each. So:
 
-    python -m generation.embedded.device_bundle build     # here: var/device (~28 MB)
-    bash scripts/device_train.sh                           # there: trains, packs into $OUT
-    python -m generation.embedded.device_bundle unpack DIR var/weights-gpu   # here
+    python -m generation.embedded.device_bundle build        # here: var/device (~29 MB)
+    bash generation/embedded/device_train.sh                  # there: trains, packs into $OUT
+    python -m generation.embedded.device_bundle unpack DIR var/weights-gpu-base --name base  # here
 
 `build` writes a slim MiniLM (fp16, only the word rows our captions use: data.export_slim_encoder)
-and the wheels the machine lacks; `pack` splits the UNet's safetensors into parts that come
-back; `unpack` joins them into a weights folder that loads like the shipped one.
+and the wheels the machine lacks; `pack` tars a run's folder into parts that come back;
+`unpack` joins them into a weights folder that loads like the shipped one.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 from generation.embedded import data
@@ -75,33 +77,37 @@ def _tracked_bytes() -> int:
     return sum((REPO_ROOT / n).stat().st_size for n in names.decode().split("\0") if n and (REPO_ROOT / n).is_file())
 
 
-def pack(weights: Path, out: Path, part_bytes: int = PART_BYTES) -> list[Path]:
-    """On the GPU machine: the UNet's weights in parts, with its config and training.json."""
+def pack(weights: Path, out: Path, name: str, part_bytes: int = PART_BYTES) -> list[Path]:
+    """On the GPU machine: the run's folder (weights, training.json, its log: whatever the run
+    left) as a tar in parts `NAME.tar.partN` small enough to come back."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(weights, arcname=".")
+    blob = buffer.getvalue()
     out.mkdir(parents=True, exist_ok=True)
-    blob = (weights / "unet" / UNET_FILE).read_bytes()
     written = []
     for i in range(0, len(blob), part_bytes):
-        part = out / f"unet.part{i // part_bytes}"
+        part = out / f"{name}.tar.part{i // part_bytes}"
         part.write_bytes(blob[i:i + part_bytes])
         written.append(part)
-    for name in ("unet/config.json", "training.json"):
-        target = out / Path(name).name.replace("config", "unet_config")
-        shutil.copy(weights / name, target)
-        written.append(target)
     return written
 
 
-def unpack(parts: Path, weights: Path) -> Path:
-    """Here: a weights folder (unet/, scheduler/, model_index.json, training.json) from `pack`'s files."""
+def unpack(parts: Path, weights: Path, name: str) -> Path:
+    """Here: the weights folder (unet/, scheduler/, model_index.json, training.json) of run
+    `name` from `pack`'s parts; refused where the parts are missing or the run left no weights."""
     from generation.embedded.train import write_pipeline_files
 
-    chunks = sorted(parts.glob("unet.part*"), key=lambda p: int(p.name.removeprefix("unet.part")))
+    chunks = sorted(parts.glob(f"{name}.tar.part*"), key=lambda p: int(p.name.rsplit(".part", 1)[1]))
     if not chunks:
-        raise SystemExit(f"no unet.part* files in {parts}")
-    (weights / "unet").mkdir(parents=True, exist_ok=True)
-    (weights / "unet" / UNET_FILE).write_bytes(b"".join(p.read_bytes() for p in chunks))
-    shutil.copy(parts / "unet_config.json", weights / "unet" / "config.json")
-    shutil.copy(parts / "training.json", weights / "training.json")
+        raise SystemExit(f"no {name}.tar.part* files in {parts}")
+    weights.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(p.read_bytes() for p in chunks))) as tar:
+        tar.extractall(weights, filter="data")
+    if not (weights / "unet" / UNET_FILE).exists():
+        log = weights / "train.log"
+        tail = log.read_text()[-2000:] if log.exists() else "(no log)"
+        raise SystemExit(f"run {name} left no weights; its log ends:\n{tail}")
     write_pipeline_files(weights)
     json.loads((weights / "training.json").read_text())  # fails loudly on a truncated copy
     return weights
@@ -114,20 +120,22 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--out", type=Path, default=BUNDLE_DIR)
     b.add_argument("--num-images", type=int, default=GPU_NUM_IMAGES)
     b.add_argument("--no-wheels", action="store_true")
-    p = sub.add_parser("pack", help="(on the GPU machine) split trained weights into returnable files")
+    p = sub.add_parser("pack", help="(on the GPU machine) a run's folder as returnable parts")
     p.add_argument("weights", type=Path)
     p.add_argument("out", type=Path)
-    u = sub.add_parser("unpack", help="join returned files into a weights folder")
+    p.add_argument("--name", required=True)
+    u = sub.add_parser("unpack", help="join returned parts into a weights folder")
     u.add_argument("parts", type=Path)
     u.add_argument("weights", type=Path)
+    u.add_argument("--name", required=True)
     args = parser.parse_args(argv)
     if args.command == "build":
         build(args.out, num_images=args.num_images, wheels=not args.no_wheels)
     elif args.command == "pack":
-        for path in pack(args.weights, args.out):
-            print(path)
+        for path in pack(args.weights, args.out, args.name):
+            print(path, path.stat().st_size)
     else:
-        print(unpack(args.parts, args.weights))
+        print(unpack(args.parts, args.weights, args.name))
 
 
 if __name__ == "__main__":

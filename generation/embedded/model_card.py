@@ -71,12 +71,18 @@ def write(weights_dir: Path) -> Path:
         f"- Hardware: {train.get('hardware', '?')}; torch {train.get('torch', '?')}.",
         *([f"- Budget: {cfg['max_minutes']:.0f} min (stops at {cfg.get('steps')} steps or the budget, whichever "
            "comes first; the learning rate decays over whichever is further along). The run is seeded, but "
-           "on a busier or faster CPU it reaches a different step count, so a rerun gives a model of the same "
-           "kind, not the same bytes."] if cfg.get("max_minutes") else []),
+           "on a busier or faster machine it reaches a different step count, so a rerun gives a model of the "
+           "same kind, not the same bytes."] if cfg.get("max_minutes") else []),
+        *([f"- Captions encoded with the slim fp16 MiniLM (`device_bundle build`: only the word rows the captions "
+           "use; its token states match the package's with cosine > 0.9999); sampling uses the package's."]
+          if cfg.get("encoder") else []),
         f"- Final training loss (smoothed): {train.get('final_loss') or 0:.4f}.",
         *([f"- Note: {train['notes']}"] if train.get("notes") else []),
-        "- Reproduce: `python manage.py train_embedded` (or `python -m generation.embedded.train`); "
-        "`--resume` continues from `var/train-ckpt/`.",
+        ("- Reproduce: `python manage.py train_embedded` (or `python -m generation.embedded.train`); "
+         "`--resume` continues from `var/train-ckpt/`." if not str(cfg.get("device", "cpu")).startswith("cuda") else
+         f"- Reproduce: on a GPU machine, `bash generation/embedded/device_train.sh` (UNet variant "
+         f"`{cfg.get('variant', 'base')}`; README, \"Retraining on a GPU\"); on a CPU, `python manage.py "
+         "train_embedded` trains the same recipe for as long as its budget allows."),
         "",
         "## Evaluation",
         "",

@@ -53,6 +53,7 @@ class TrainConfig:
     # slim MiniLM to encode captions with where the package is missing (data.export_slim_encoder),
     # and the processes that render the scenes (default: `threads`).
     device: str = "cpu"
+    variant: str = "base"  # model.VARIANTS
     encoder: str | None = None
     render_workers: int | None = None
     # The shipped run's budget: stop (and still export) after this long; the learning rate
@@ -141,7 +142,7 @@ def write_pipeline_files(out_dir: Path) -> None:
 
 
 def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | None = None,
-          ckpt_dir: Path | None = None, resume: bool = False, log=print) -> dict:
+          ckpt_dir: Path | None = None, resume: bool = False, data_only: bool = False, log=print) -> dict:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     if data_dir is None:
@@ -155,10 +156,13 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     data.build_dataset(data_dir, num_images=cfg.num_images, captions_per_image=cfg.captions_per_image,
                        seed=cfg.seed, max_tokens=model.MAX_TOKENS, workers=workers,
                        encoder_dir=Path(cfg.encoder) if cfg.encoder else None, device=cfg.device, log=log)
-    dataset = TrainingSet(data_dir, cfg.captions_per_image, device)
     data_seconds = time.time() - t_data
+    if data_only:
+        log(f"data set ready in {data_dir} ({data_seconds:.0f}s)")
+        return {"data_dir": str(data_dir), "data_seconds": round(data_seconds)}
+    dataset = TrainingSet(data_dir, cfg.captions_per_image, device)
 
-    unet = model.build_unet(tiny=cfg.tiny).to(device, memory_format=torch.channels_last)
+    unet = model.build_unet(tiny=cfg.tiny, variant=cfg.variant).to(device, memory_format=torch.channels_last)
     ema = copy.deepcopy(unet).requires_grad_(False)
     noise_scheduler = model.build_noise_scheduler()
     alphas = noise_scheduler.alphas_cumprod
@@ -271,6 +275,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
     parser.add_argument("--device", default=None, help="cpu (default) or cuda: where the UNet trains and captions are encoded")
+    parser.add_argument("--variant", choices=sorted(model.VARIANTS), default=None,
+                        help="UNet architecture (default base, the shipped one)")
+    parser.add_argument("--data-only", action="store_true", help="build the data set and stop")
     parser.add_argument("--encoder", type=Path, default=None,
                         help="a slim MiniLM folder (export_slim_encoder) for machines without the package")
     parser.add_argument("--render-workers", type=int, default=None, help="processes rendering the scenes (default: --threads)")
@@ -288,7 +295,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_options(options: dict) -> TrainConfig:
     cfg = TrainConfig.tiny_config(options.get("steps") or 3) if options.get("tiny") else TrainConfig()
     for name in ("steps", "batch_size", "lr", "seed", "max_minutes", "threads", "device", "render_workers",
-                 "num_images", "warmup", "ema_decay"):
+                 "num_images", "warmup", "ema_decay", "variant"):
         if options.get(name) is not None:
             setattr(cfg, name, options[name])
     if options.get("encoder") is not None:
@@ -302,7 +309,7 @@ def run(options: dict, log=print) -> dict:
     if cfg.tiny and out.exists():
         shutil.rmtree(out)
     return train(cfg, out_dir=out, data_dir=options.get("data_dir"), ckpt_dir=options.get("ckpt_dir"),
-                 resume=bool(options.get("resume")), log=log)
+                 resume=bool(options.get("resume")), data_only=bool(options.get("data_only")), log=log)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from generation.embedded import data, device_bundle, train
+from generation.embedded import data, device_bundle, model, train
 from generation.embedded.pipeline import AtelierPipeline
 
 
@@ -47,11 +47,10 @@ def test_weights_trained_with_the_slim_encoder_come_back_in_parts_and_load(slim,
     assert "no GPU" in stats["hardware"]
 
     returned = tmp_path / "returned"
-    files = device_bundle.pack(trained, returned, part_bytes=200_000)
-    parts = [f for f in files if f.name.startswith("unet.part")]
+    parts = device_bundle.pack(trained, returned, "base", part_bytes=200_000)
     assert len(parts) > 1 and all(f.stat().st_size <= 200_000 for f in parts)
 
-    joined = device_bundle.unpack(returned, tmp_path / "joined")
+    joined = device_bundle.unpack(returned, tmp_path / "joined", "base")
     images = []
     for folder in (trained, joined):
         pipe = AtelierPipeline.from_pretrained(str(folder))
@@ -61,6 +60,17 @@ def test_weights_trained_with_the_slim_encoder_come_back_in_parts_and_load(slim,
     assert np.array_equal(images[0], images[1])
 
 
-def test_unpack_without_parts_is_refused(tmp_path):
-    with pytest.raises(SystemExit, match="no unet.part"):
-        device_bundle.unpack(tmp_path, tmp_path / "w")
+def test_unpack_without_parts_or_weights_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="no base.tar.part"):
+        device_bundle.unpack(tmp_path, tmp_path / "w", "base")
+    failed = tmp_path / "failed-run"
+    failed.mkdir()
+    (failed / "train.log").write_text("RuntimeError: CUDA out of memory\n")
+    device_bundle.pack(failed, tmp_path / "returned", "wide")
+    with pytest.raises(SystemExit, match="CUDA out of memory"):
+        device_bundle.unpack(tmp_path / "returned", tmp_path / "w", "wide")
+
+
+def test_unknown_variant_is_refused():
+    with pytest.raises(ValueError, match="known: base, wide"):
+        model.unet_config(variant="huge")
