@@ -73,7 +73,7 @@ def write(weights_dir: Path) -> Path:
            "comes first; the learning rate decays over whichever is further along). The run is seeded, but "
            "on a busier or faster machine it reaches a different step count, so a rerun gives a model of the "
            "same kind, not the same bytes."] if cfg.get("max_minutes") else []),
-        *([f"- Captions encoded with the slim fp16 MiniLM (`device_bundle build`: only the word rows the captions "
+        *(["- Captions encoded with the slim fp16 MiniLM (`device_bundle build`: only the word rows the captions "
            "use; its token states match the package's with cosine > 0.9999); sampling uses the package's."]
           if cfg.get("encoder") else []),
         f"- Final training loss (smoothed): {train.get('final_loss') or 0:.4f}.",
