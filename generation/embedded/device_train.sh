@@ -6,7 +6,7 @@
 # variant in VARIANTS side by side on the one GPU (bf16 autocast) under a time budget, and
 # leaves in $OUT run.log plus each run's folder (weights, training.json, train.log) as
 # NAME.tar.partN; `python -m generation.embedded.device_bundle unpack <files_at> DIR --name NAME`
-# joins one here. Knobs (environment): VARIANTS ("base wide"), MINUTES (6), BATCH (256),
+# joins one here. Knobs (environment): VARIANTS ("base wide"), MINUTES (5.5), BATCH (256),
 # LR (0.001), NUM_IMAGES (120000), DEVICE (cuda; cpu for a dry run).
 set -euo pipefail
 : "${OUT:?set OUT to the folder whose files come back}"
@@ -25,7 +25,7 @@ for v in ${VARIANTS:-base wide}; do
   mkdir -p "/tmp/run-$v"
   python3 -m generation.embedded.train "${common[@]}" --variant "$v" \
     --batch-size "${BATCH:-256}" --lr "${LR:-0.001}" --warmup 500 --ema-decay 0.9995 \
-    --steps "${STEPS:-200000}" --max-minutes "${MINUTES:-6}" \
+    --steps "${STEPS:-200000}" --max-minutes "${MINUTES:-5.5}" \
     --out "/tmp/run-$v" --ckpt-dir "/tmp/ckpt-$v" > "/tmp/run-$v/train.log" 2>&1 &
   pids+=($!)
 done

@@ -168,6 +168,7 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     alphas = noise_scheduler.alphas_cumprod
     snr = (alphas / (1 - alphas)).to(device)
     on_gpu = device.type == "cuda"
+    torch.backends.cudnn.benchmark = on_gpu  # fixed shapes: let cuDNN pick its fastest convolutions
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99),
                             fused=on_gpu or None)
     rng = np.random.default_rng(cfg.seed)
