@@ -169,6 +169,7 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     snr = (alphas / (1 - alphas)).to(device)
     on_gpu = device.type == "cuda"
     torch.backends.cudnn.benchmark = on_gpu  # fixed shapes: let cuDNN pick its fastest convolutions
+    bf16 = on_gpu  # mixed precision on a GPU; fp32 (TF32 matmuls) if the first bf16 step fails
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99),
                             fused=on_gpu or None)
     rng = np.random.default_rng(cfg.seed)
@@ -201,8 +202,16 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
         t = torch.randint(0, model.NUM_TRAIN_TIMESTEPS, (cfg.batch_size,), device=device)
         noisy = noise_scheduler.add_noise(images, noise, t)
         target = noise_scheduler.get_velocity(images, noise, t)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on_gpu):
-            pred = model.denoise(unet, noisy, t, states, mask).float()
+        try:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                pred = model.denoise(unet, noisy, t, states, mask).float()
+        except RuntimeError as error:
+            if not bf16 or step > 0:
+                raise
+            log(f"bf16 autocast failed ({error}); training in fp32 with TF32 matmuls instead")
+            bf16 = False
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+            continue
         # Min-SNR-gamma weighting (Hang et al. 2023), v-prediction form: spends the
         # little compute we have on the timesteps that shape the image.
         weight = snr[t].clamp(max=cfg.min_snr_gamma) / (snr[t] + 1)
@@ -243,7 +252,7 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     stats = {
         "config": asdict(cfg), "parameters": n_params, "steps": step, "train_seconds": round(elapsed),
         "data_seconds": round(data_seconds), "it_per_s": round(step / max(elapsed, 1e-9), 3),
-        "final_loss": running, "losses": losses, "hardware": hardware_summary(device),
+        "final_loss": running, "losses": losses, "hardware": hardware_summary(device, "bf16 autocast" if bf16 else "fp32, TF32 matmuls"),
         "torch": torch.__version__, "data_width_tokens": dataset.width,
         "composer_captions": json.loads((data_dir / "meta.json").read_text()).get("composer", False),
     }
@@ -255,7 +264,7 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     return stats
 
 
-def hardware_summary(device: torch.device | str = "cpu") -> str:
+def hardware_summary(device: torch.device | str = "cpu", precision: str = "bf16 autocast") -> str:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -265,7 +274,7 @@ def hardware_summary(device: torch.device | str = "cpu") -> str:
     except OSError:
         pass
     if torch.device(device).type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (bf16 autocast), {cpu} with {os.cpu_count()} cores"
+        return f"{torch.cuda.get_device_name(device)} ({precision}), {cpu} with {os.cpu_count()} cores"
     return f"{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, no GPU"
 
 
