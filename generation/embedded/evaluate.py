@@ -64,9 +64,21 @@ def _setting_words(setting: str | None) -> str:
     return f" {captions.SETTING_PHRASES[setting][0]}" if setting else ""
 
 
-def _held_out_triples() -> list[tuple[str, str, str | None]]:
+def _held_out_triples(held_out: bool = True) -> list[tuple[str, str, str | None]]:
     return [(c, k, s) for s in (None,) + SETTINGS for k in KINDS for c in COLOURS
-            if is_held_out(c, k, s) and c not in CLASHES[s]]
+            if is_held_out(c, k, s) == held_out and c not in CLASHES[s]]
+
+
+def _single_case(c: str, k: str, s: str | None) -> Case:
+    return Case("single", SceneSpec(objects=(ObjectSpec(k, c),), setting=s), f"{_thing(c, k)}{_setting_words(s)}")
+
+
+def build_control_cases(n_images: int, seed: int = 0) -> list[Case]:
+    """Single-object prompts for triples the model DID see in training: beside the held-out
+    score, it tells drawing failures (both low) from failures to compose (only held-out low)."""
+    rng = random.Random(seed + 7919)
+    triples = _held_out_triples(held_out=False)
+    return [_single_case(*rng.choice(triples)) for _ in range(n_images)]
 
 
 def _thing(colour: str, kind: str) -> str:
@@ -82,8 +94,7 @@ def build_cases(n_images: int, seed: int = 0) -> list[Case]:
     counts["style"] = n_images - sum(counts.values())
     cases: list[Case] = []
     for _ in range(counts["single"]):
-        c, k, s = rng.choice(triples)
-        cases.append(Case("single", SceneSpec(objects=(ObjectSpec(k, c),), setting=s), f"{_thing(c, k)}{_setting_words(s)}"))
+        cases.append(_single_case(*rng.choice(triples)))
     for i in range(counts["counting"]):
         c, k, s = rng.choice(triples)
         n = i % 4 + 1
@@ -207,8 +218,19 @@ def save_grid(images: list[Image.Image], path: Path, columns: int = 16, scale: i
 
 # ----------------------------------------------------------------------------- running
 
+def _generate(pipe, cases: list[Case], *, steps: int, guidance: float, batch: int, seed: int) -> list[Image.Image]:
+    images: list[Image.Image] = []
+    for i in range(0, len(cases), batch):
+        chunk = cases[i:i + batch]
+        generator = torch.Generator().manual_seed(seed * 100_003 + i)
+        images += pipe([c.prompt for c in chunk], num_inference_steps=steps, guidance_scale=guidance,
+                       generator=generator).images
+    return images
+
+
 def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = 25, guidance: float = 4.0,
-             batch: int = 8, seed: int = 0, out_dir: Path = EVAL_DIR, write_card: bool = True, log=print) -> dict:
+             batch: int = 8, seed: int = 0, out_dir: Path = EVAL_DIR, write_card: bool = True,
+             seen_control: int = 0, log=print) -> dict:
     from generation.embedded.pipeline import AtelierPipeline
 
     analyzer = Analyzer.load_or_fit(SHIPPED_PATH, log=log)
@@ -222,13 +244,8 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = 2
 
     pipe = AtelierPipeline.from_pretrained(str(weights))
     pipe.set_progress_bar_config(disable=True)
-    images: list[Image.Image] = []
     t0 = time.time()
-    for i in range(0, len(cases), batch):
-        chunk = cases[i:i + batch]
-        generator = torch.Generator().manual_seed(seed * 100_003 + i)
-        images += pipe([c.prompt for c in chunk], num_inference_steps=steps, guidance_scale=guidance,
-                       generator=generator).images
+    images = _generate(pipe, cases, steps=steps, guidance=guidance, batch=batch, seed=seed)
     gen_seconds = time.time() - t0
     results, pairs = [], []
     for c, im in zip(cases, images, strict=True):
@@ -246,6 +263,18 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = 2
         for k, v in diagnostics.items():
             log(f"  {k:<32} {v:.3f}")
 
+    control = {}
+    if seen_control:
+        control_cases = build_control_cases(seen_control, seed)
+        control_images = _generate(pipe, control_cases, steps=steps, guidance=guidance, batch=batch, seed=seed + 1)
+        scored = [score(c, im, analyzer) for c, im in zip(control_cases, control_images, strict=True)]
+        control = {t: float(np.mean([r[t] for r in scored])) for t in ("single object", "shape", "colour")}
+        log(f"\nControl: {seen_control} single-object prompts for triples seen in training "
+            "(held-out vs seen tells composing from drawing):")
+        held = {r["task"]: r["accuracy"] for r in rows}
+        for task, value in control.items():
+            log(f"  {task:<18} seen {value:.3f}   held-out {held.get(task, float('nan')):.3f}")
+
     out_dir.mkdir(parents=True, exist_ok=True)
     # One grid, a few images of every task, in case order.
     picks = [i for kind in ("single", "counting", "pair", "style")
@@ -255,7 +284,7 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = 2
     log(f"\nsample grid: {out_dir / 'samples.png'} (prompts in prompts.txt)")
     report = {"images": len(cases), "steps": steps, "guidance": guidance, "seconds": round(gen_seconds),
               "analyzer_accuracy": analyzer_accuracy, "analyzer_tasks": truth_rows, "tasks": rows,
-              "pair_diagnostics": diagnostics}
+              "pair_diagnostics": diagnostics, **({"seen_control": control} if control else {})}
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     if write_card:
         (weights / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -272,13 +301,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--out", type=Path, default=EVAL_DIR, help="where the grid and the report go")
     parser.add_argument("--no-card", action="store_true", help="do not update the model card")
+    parser.add_argument("--seen-control", type=int, default=0, metavar="N",
+                        help="also score N single-object prompts for triples seen in training (a control)")
 
 
 def run(options: dict, log=print) -> dict:
     return evaluate(weights=Path(options["weights"]), n_images=options["images"], steps=options["steps"],
                     guidance=options["guidance"], seed=options["seed"], batch=options.get("batch") or 8,
                     out_dir=Path(options["out"]),
-                    write_card=not options.get("no_card"), log=log)
+                    write_card=not options.get("no_card"), seen_control=options.get("seen_control") or 0, log=log)
 
 
 def main(argv: list[str] | None = None) -> None:

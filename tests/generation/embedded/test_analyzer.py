@@ -25,6 +25,17 @@ def test_held_out_prompts_are_never_in_training():
         assert is_held_out(first.colour, first.kind, case.spec.setting)
 
 
+def test_the_seen_control_asks_only_for_triples_seen_in_training():
+    from generation.embedded.data import is_held_out
+
+    control = evaluate.build_control_cases(40)
+    assert len(control) == 40 and all(c.kind == "single" for c in control)
+    for case in control:
+        obj = case.spec.objects[0]
+        assert not is_held_out(obj.colour, obj.kind, case.spec.setting)
+        assert obj.colour in case.prompt and obj.kind in case.prompt
+
+
 def test_pair_diagnostics_name_a_binding_failure():
     from dataclasses import replace
 
