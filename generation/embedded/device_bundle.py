@@ -23,26 +23,21 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from importlib.metadata import version
 from pathlib import Path
 
 from generation.embedded import data
+from generation.embedded.train import TrainConfig, write_pipeline_files
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_DIR = REPO_ROOT / "var" / "device"
-# The GPU run's data set (scripts/device_train.sh passes the same numbers to train_embedded).
+# The GPU run's data set size (device_train.sh's NUM_IMAGES default is the same number).
 GPU_NUM_IMAGES = 120_000
-CAPTIONS_PER_IMAGE = 2
 # Wheels the GPU machine's image lacks (its package list is in the device tool's KINDS.md).
 WHEELS = ("diffusers", "importlib_metadata")
 PART_BYTES = 15 * 2**20  # files come back at most 16 MiB each
 UNET_FILE = "diffusion_pytorch_model.safetensors"
 TREE_LIMIT = 64 * 2**20
-
-
-def _version(name: str) -> str:
-    from importlib.metadata import version
-
-    return version(name)
 
 
 def build(out_dir: Path = BUNDLE_DIR, *, num_images: int = GPU_NUM_IMAGES, seed: int = 0,
@@ -51,14 +46,15 @@ def build(out_dir: Path = BUNDLE_DIR, *, num_images: int = GPU_NUM_IMAGES, seed:
     other seeds, for margin), and the missing wheels for the machine's Python 3.12."""
     # Every number a caption's `--seed 1234` can hold (each may be one word piece of its own).
     texts = [" ".join(str(n) for n in range(i, i + 100)) for i in range(0, 10_000, 100)]
+    per_image = TrainConfig().captions_per_image
     for s in (seed, seed + 1, seed + 2):
-        texts += data.scene_plan(num_images if s == seed else 20_000, CAPTIONS_PER_IMAGE, s)[2]
+        texts += data.scene_plan(num_images if s == seed else 20_000, per_image, s)[2]
     info = data.export_slim_encoder(out_dir / "minilm", texts)
     log(f"slim MiniLM: {info['kept_ids']} word rows, {info['bytes'] / 1e6:.1f} MB in {out_dir / 'minilm'}")
     if wheels:
         whl = out_dir / "whl"
         shutil.rmtree(whl, ignore_errors=True)
-        specs = [f"{name}=={_version(name)}" for name in WHEELS]
+        specs = [f"{name}=={version(name)}" for name in WHEELS]
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                         "--python-version", "3.12", "--implementation", "cp",
                         "--platform", "manylinux2014_x86_64", "-d", str(whl), *specs], check=True)
@@ -96,8 +92,6 @@ def pack(weights: Path, out: Path, name: str, part_bytes: int = PART_BYTES) -> l
 def unpack(parts: Path, weights: Path, name: str) -> Path:
     """Here: the weights folder (unet/, scheduler/, model_index.json, training.json) of run
     `name` from `pack`'s parts; refused where the parts are missing or the run left no weights."""
-    from generation.embedded.train import write_pipeline_files
-
     chunks = sorted(parts.glob(f"{name}.tar.part*"), key=lambda p: int(p.name.rsplit(".part", 1)[1]))
     if not chunks:
         raise SystemExit(f"no {name}.tar.part* files in {parts}")

@@ -292,6 +292,13 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = 2
     return report
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", type=int, default=400, help="number of images to generate (default 400)")
     parser.add_argument("--steps", type=int, default=25)
@@ -301,7 +308,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--out", type=Path, default=EVAL_DIR, help="where the grid and the report go")
     parser.add_argument("--no-card", action="store_true", help="do not update the model card")
-    parser.add_argument("--seen-control", type=int, default=0, metavar="N",
+    parser.add_argument("--seen-control", type=_count, default=0, metavar="N",
                         help="also score N single-object prompts for triples seen in training (a control)")
 
 

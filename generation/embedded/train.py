@@ -84,15 +84,15 @@ class TrainingSet:
     def __init__(self, root: Path, captions_per_image: int, device: str | torch.device = "cpu"):
         def load(name: str, dtype=None) -> torch.Tensor:
             array = np.load(root / name)
-            return torch.from_numpy(array.astype(dtype) if dtype else array).to(device)
+            return torch.from_numpy(array.astype(dtype) if dtype else array).to(self.device)
 
+        self.device = torch.device(device)
         self.images = load("images.npy")
         self.states = load("states.npy")
         self.lengths = load("lengths.npy", np.int64)
         self.empty = load("empty.npy").float()
         self.captions_per_image = captions_per_image
         self.width = self.states.shape[1]
-        self.device = torch.device(device)
 
     def batch(self, rng: np.random.Generator, size: int, dropout: float):
         idx = rng.integers(0, len(self.images), size)
@@ -115,7 +115,7 @@ def _save_checkpoint(path: Path, *, unet, ema, opt, step: int, rng, cfg: TrainCo
     tmp = path.with_suffix(".tmp")
     torch.save({"unet": unet.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
                 "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state() if cfg.device.startswith("cuda") else None,
+                "cuda_rng": torch.cuda.get_rng_state() if torch.device(cfg.device).type == "cuda" else None,
                 "config": asdict(cfg), "elapsed": elapsed, "losses": losses}, tmp)
     os.replace(tmp, path)
 
@@ -143,6 +143,9 @@ def write_pipeline_files(out_dir: Path) -> None:
 
 def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | None = None,
           ckpt_dir: Path | None = None, resume: bool = False, data_only: bool = False, log=print) -> dict:
+    device = torch.device(cfg.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {cfg.device}: this machine has no CUDA device (torch {torch.__version__})")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     if data_dir is None:
@@ -151,7 +154,6 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     ckpt_dir.mkdir(parents=True, exist_ok=True)
 
     t_data = time.time()
-    device = torch.device(cfg.device)
     workers = cfg.render_workers or (1 if cfg.tiny else cfg.threads)
     data.build_dataset(data_dir, num_images=cfg.num_images, captions_per_image=cfg.captions_per_image,
                        seed=cfg.seed, max_tokens=model.MAX_TOKENS, workers=workers,
@@ -252,7 +254,8 @@ def train(cfg: TrainConfig, *, out_dir: Path = WEIGHTS_DIR, data_dir: Path | Non
     stats = {
         "config": asdict(cfg), "parameters": n_params, "steps": step, "train_seconds": round(elapsed),
         "data_seconds": round(data_seconds), "it_per_s": round(step / max(elapsed, 1e-9), 3),
-        "final_loss": running, "losses": losses, "hardware": hardware_summary(device, "bf16 autocast" if bf16 else "fp32, TF32 matmuls"),
+        "final_loss": running, "losses": losses,
+        "hardware": hardware_summary(device, "bf16 autocast" if bf16 else "fp32, TF32 matmuls"),
         "torch": torch.__version__, "data_width_tokens": dataset.width,
         "composer_captions": json.loads((data_dir / "meta.json").read_text()).get("composer", False),
     }

@@ -74,3 +74,23 @@ def test_unpack_without_parts_or_weights_is_refused(tmp_path):
 def test_unknown_variant_is_refused():
     with pytest.raises(ValueError, match="known: base, wide"):
         model.unet_config(variant="huge")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(SystemExit, match="no CUDA device"):
+        train.run({"tiny": True, "steps": 1, "device": "cuda", "out": tmp_path / "w",
+                   "data_dir": tmp_path / "data", "ckpt_dir": tmp_path / "ckpt"}, log=lambda *_: None)
+    assert not any((tmp_path / name).exists() for name in ("w", "data", "ckpt"))
+
+
+def test_eval_refuses_a_negative_control_count(capsys):
+    import argparse
+
+    from generation.embedded import evaluate
+
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--seen-control", "-3"])
+    assert "must be 0 or more" in capsys.readouterr().err
