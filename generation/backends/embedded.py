@@ -25,9 +25,9 @@ EMBEDDED_LIMITS = Limits(
     sizes=tuple((w, h) for w in _SIDES for h in _SIDES),
     default_size=(embedded_model.NATIVE_SIZE, embedded_model.NATIVE_SIZE),
     steps=(1, 100),
-    default_steps=25,
+    default_steps=embedded_model.DEFAULT_STEPS,
     guidance=(0.0, 20.0),
-    default_guidance=4.0,
+    default_guidance=embedded_model.DEFAULT_GUIDANCE,
     token_limit=embedded_model.MAX_TOKENS,
     max_images=4,
 )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from generation.embedded import model_card
+from generation.embedded import model, model_card
 from generation.embedded.train import hardware_summary
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -24,7 +24,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def bench(*, weights: Path = WEIGHTS_DIR, images: int = 4, steps: int = 25, guidance: float = 4.0,
+def bench(*, weights: Path = WEIGHTS_DIR, images: int = 4, steps: int = model.DEFAULT_STEPS,
+          guidance: float = model.DEFAULT_GUIDANCE,
           repeats: int = 5, write_card: bool = True, log=print) -> dict:
     from generation.embedded.pipeline import AtelierPipeline
 

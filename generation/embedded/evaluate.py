@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from generation.embedded import captions, model_card
+from generation.embedded import captions, model, model_card
 from generation.embedded.analyzer import SHIPPED_PATH, STYLE_FAMILY, Analyzer, Detection
 from generation.embedded.data import is_held_out
 from generation.embedded.renderer import (
@@ -228,7 +228,8 @@ def _generate(pipe, cases: list[Case], *, steps: int, guidance: float, batch: in
     return images
 
 
-def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = 25, guidance: float = 4.0,
+def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = model.DEFAULT_STEPS,
+             guidance: float = model.DEFAULT_GUIDANCE,
              batch: int = 8, seed: int = 0, out_dir: Path = EVAL_DIR, write_card: bool = True,
              seen_control: int = 0, log=print) -> dict:
     from generation.embedded.pipeline import AtelierPipeline
@@ -301,8 +302,8 @@ def _count(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", type=int, default=400, help="number of images to generate (default 400)")
-    parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--guidance", type=float, default=4.0)
+    parser.add_argument("--steps", type=int, default=model.DEFAULT_STEPS)
+    parser.add_argument("--guidance", type=float, default=model.DEFAULT_GUIDANCE)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=8, help="prompts per pipeline call")
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)

@@ -78,8 +78,9 @@ def write(weights_dir: Path) -> Path:
           if cfg.get("encoder") else []),
         f"- Final training loss (smoothed): {train.get('final_loss') or 0:.4f}.",
         *([f"- Note: {train['notes']}"] if train.get("notes") else []),
-        ("- Reproduce: `python manage.py train_embedded` (or `python -m generation.embedded.train`); "
-         "`--resume` continues from `var/train-ckpt/`." if not str(cfg.get("device", "cpu")).startswith("cuda") else
+        (f"- Reproduce: `python manage.py train_embedded --variant {cfg.get('variant', 'base')}` (or `python -m "
+         "generation.embedded.train`); `--resume` continues from `var/train-ckpt/`."
+         if not str(cfg.get("device", "cpu")).startswith("cuda") else
          f"- Reproduce: on a GPU machine, `bash generation/embedded/device_train.sh` (UNet variant "
          f"`{cfg.get('variant', 'base')}`; README, \"Retraining on a GPU\"); on a CPU, `python manage.py "
          "train_embedded` trains the same recipe for as long as its budget allows."),

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from generation.embedded import model
 from generation.embedded.renderer import ObjectSpec, SceneSpec, render_scene
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +81,8 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def sheet(*, weights: Path = WEIGHTS_DIR, seed: int = 0, steps: int = 25, guidance: float = 4.0,
+def sheet(*, weights: Path = WEIGHTS_DIR, seed: int = 0, steps: int = model.DEFAULT_STEPS,
+          guidance: float = model.DEFAULT_GUIDANCE,
           cell: int = 128, truth: bool = False, log=print) -> Image.Image:
     """Generate every row's prompts (one image each, seeded) and lay them out with labels."""
     from generation.embedded.pipeline import AtelierPipeline
@@ -114,8 +116,8 @@ def sheet(*, weights: Path = WEIGHTS_DIR, seed: int = 0, steps: int = 25, guidan
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--guidance", type=float, default=4.0)
+    parser.add_argument("--steps", type=int, default=model.DEFAULT_STEPS)
+    parser.add_argument("--guidance", type=float, default=model.DEFAULT_GUIDANCE)
     parser.add_argument("--truth", action="store_true", help="put the renderer's drawing beside each sample")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var" / "samples" / "embedded-samples.png")
 
