@@ -28,6 +28,8 @@ def write(weights_dir: Path) -> Path:
     heads = tuple(heads) if isinstance(heads, list) else (heads,) * len(channels)
     widths = sorted({c // h for c, h, kind in zip(channels, heads, unet_cfg.get("down_block_types", ()), strict=False)
                      if kind.startswith("CrossAttn")})
+    variant = cfg.get("variant", "base")  # runs from before variants existed trained base
+    cpu_command = f"python manage.py train_embedded --variant {variant}"
     size_mb = sum(p.stat().st_size for p in weights_dir.rglob("*") if p.is_file()) / 1e6
     lines = [
         "# Atelier embedded model",
@@ -78,12 +80,11 @@ def write(weights_dir: Path) -> Path:
           if cfg.get("encoder") else []),
         f"- Final training loss (smoothed): {train.get('final_loss') or 0:.4f}.",
         *([f"- Note: {train['notes']}"] if train.get("notes") else []),
-        (f"- Reproduce: `python manage.py train_embedded --variant {cfg.get('variant', 'base')}` (or `python -m "
-         "generation.embedded.train`); `--resume` continues from `var/train-ckpt/`."
-         if not str(cfg.get("device", "cpu")).startswith("cuda") else
-         f"- Reproduce: on a GPU machine, `bash generation/embedded/device_train.sh` (UNet variant "
-         f"`{cfg.get('variant', 'base')}`; README, \"Retraining on a GPU\"); on a CPU, `python manage.py "
-         "train_embedded` trains the same recipe for as long as its budget allows."),
+        (f"- Reproduce: `{cpu_command}` (or `python -m generation.embedded.train`); `--resume` continues "
+         "from `var/train-ckpt/`." if not str(cfg.get("device", "cpu")).startswith("cuda") else
+         f"- Reproduce: on a GPU machine, `bash generation/embedded/device_train.sh` (UNet variant `{variant}`; "
+         f"README, \"Retraining on a GPU\"); on a CPU, `{cpu_command}` trains the same recipe for as long as "
+         "its budget allows."),
         "",
         "## Evaluation",
         "",

@@ -27,3 +27,14 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     stats = train.train(cfg, out_dir=tmp_path / "w", data_dir=tmp_path / "data", ckpt_dir=tmp_path / "ckpt",
                         resume=True, log=lambda *_: None)
     assert stats["steps"] == 4
+
+
+def test_model_card_reproduce_commands_name_the_variant_trained(tmp_path):
+    from generation.embedded import model_card
+
+    (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cuda", "variant": "broad"}}))
+    gpu = model_card.write(tmp_path).read_text()
+    assert "(UNet variant `broad`" in gpu
+    assert "`python manage.py train_embedded --variant broad` trains the same recipe" in gpu
+    (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cpu"}}))  # before variants existed
+    assert "`python manage.py train_embedded --variant base`" in model_card.write(tmp_path).read_text()
