@@ -30,7 +30,7 @@ from generation.embedded.renderer import (
     STYLES,
     ObjectSpec,
     SceneSpec,
-    render_scene,
+    render_scene_with_masks,
 )
 
 COLOUR_NAMES = tuple(COLOURS)
@@ -171,8 +171,13 @@ def encode_texts(tokenizer, encoder, texts: list[str], max_tokens: int):
 # ----------------------------------------------------------------------------- building
 
 def _render_chunk(args):
+    """Images (N, 64, 64, 3) and object masks (N, 64, 64; 1 where an object was drawn, before
+    any transform) for one chunk of scenes."""
     specs, seeds = args
-    return np.stack([np.asarray(render_scene(s, seed)) for s, seed in zip(specs, seeds, strict=True)])
+    pairs = [render_scene_with_masks(s, seed) for s, seed in zip(specs, seeds, strict=True)]
+    images = np.stack([np.asarray(image) for image, _ in pairs])
+    masks = np.stack([labels > 0 for _, labels in pairs]).astype(np.uint8)
+    return images, masks
 
 
 def scene_plan(num_images: int, captions_per_image: int, seed: int) -> tuple[list, list[int], list[str]]:
@@ -196,7 +201,7 @@ def build_dataset(out_dir: Path, *, num_images: int, captions_per_image: int, se
 
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {"num_images": num_images, "captions_per_image": captions_per_image, "seed": seed,
-            "max_tokens": max_tokens}
+            "max_tokens": max_tokens, "masks": True}
     if encoder_dir is not None:
         meta["encoder"] = "slim"
     meta_path = out_dir / "meta.json"
@@ -214,8 +219,8 @@ def build_dataset(out_dir: Path, *, num_images: int, captions_per_image: int, se
             parts = pool.map(_render_chunk, jobs)
     else:
         parts = [_render_chunk(j) for j in jobs]
-    images = np.concatenate(parts)
-    np.save(out_dir / "images.npy", images)
+    np.save(out_dir / "images.npy", np.concatenate([images for images, _ in parts]))
+    np.save(out_dir / "masks.npy", np.concatenate([masks for _, masks in parts]))
     log(f"rendered {num_images} images in {time.time() - t0:.0f}s")
 
     t0 = time.time()

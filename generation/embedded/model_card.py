@@ -29,7 +29,9 @@ def write(weights_dir: Path) -> Path:
     widths = sorted({c // h for c, h, kind in zip(channels, heads, unet_cfg.get("down_block_types", ()), strict=False)
                      if kind.startswith("CrossAttn")})
     variant = cfg.get("variant", "base")  # runs from before variants existed trained base
-    cpu_command = f"python manage.py train_embedded --variant {variant}"
+    object_weight = cfg.get("object_weight", 1.0)  # runs from before the option weighed pixels alike
+    # Every flag that shaped these weights is named, so the line holds when a default changes.
+    cpu_command = f"python manage.py train_embedded --variant {variant} --object-weight {object_weight:g}"
     size_mb = sum(p.stat().st_size for p in weights_dir.rglob("*") if p.is_file()) / 1e6
     lines = [
         "# Atelier embedded model",
@@ -68,6 +70,7 @@ def write(weights_dir: Path) -> Path:
         f"- Steps: {train.get('steps', '?')} at batch {cfg.get('batch_size', '?')}, AdamW lr {cfg.get('lr', '?')} "
         f"(warmup {cfg.get('warmup', '?')}, cosine to 10%), EMA {cfg.get('ema_decay', '?')}, Min-SNR-{cfg.get('min_snr_gamma', '?')} "
         f"weighting, seed {cfg.get('seed', '?')}.",
+        f"- Loss: {_pixel_weighting(object_weight)}.",
         f"- Time: {train.get('train_seconds', 0) / 60:.1f} min of training ({train.get('it_per_s', '?')} it/s) "
         f"after {train.get('data_seconds', 0) / 60:.1f} min building the data set.",
         f"- Hardware: {train.get('hardware', '?')}; torch {train.get('torch', '?')}.",
@@ -80,7 +83,7 @@ def write(weights_dir: Path) -> Path:
           if cfg.get("encoder") else []),
         f"- Final training loss (smoothed): {train.get('final_loss') or 0:.4f}.",
         *([f"- Note: {train['notes']}"] if train.get("notes") else []),
-        (f"- Reproduce: `{cpu_command}` (or `python -m generation.embedded.train`); `--resume` continues "
+        (f"- Reproduce: `{cpu_command}` (or `python -m generation.embedded.train` with the same flags); `--resume` continues "
          "from `var/train-ckpt/`." if not str(cfg.get("device", "cpu")).startswith("cuda") else
          f"- Reproduce: on a GPU machine, `bash generation/embedded/device_train.sh` (UNet variant `{variant}`; "
          f"README, \"Retraining on a GPU\"); on a CPU, `{cpu_command}` trains the same recipe for as long as "
@@ -137,3 +140,11 @@ def write(weights_dir: Path) -> Path:
     path = weights_dir / "MODEL_CARD.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _pixel_weighting(object_weight: float) -> str:
+    if object_weight == 1:
+        return "every pixel weighed alike"
+    return (f"object pixels (and a 2 px ring around each object) weighed {object_weight:g}x the background, "
+            "each image's weights normalised to mean 1 (`TrainConfig.object_weight`)")
+

@@ -7,8 +7,9 @@ from generation.embedded.pipeline import AtelierPipeline
 def test_tiny_training_runs_and_writes_a_loadable_pipeline(tmp_path):
     out = tmp_path / "weights"
     stats = train.run({"tiny": True, "steps": 3, "out": out, "data_dir": tmp_path / "data",
-                       "ckpt_dir": tmp_path / "ckpt"}, log=lambda *_: None)
+                       "ckpt_dir": tmp_path / "ckpt", "object_weight": 4.0}, log=lambda *_: None)
     assert stats["steps"] == 3
+    assert stats["config"]["object_weight"] == 4.0
     assert (out / "unet" / "diffusion_pytorch_model.safetensors").exists()
     assert json.loads((out / "model_index.json").read_text())["_class_name"] == "AtelierPipeline"
     assert "## Training" in (out / "MODEL_CARD.md").read_text()
@@ -35,6 +36,57 @@ def test_model_card_reproduce_commands_name_the_variant_trained(tmp_path):
     (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cuda", "variant": "broad"}}))
     gpu = model_card.write(tmp_path).read_text()
     assert "(UNet variant `broad`" in gpu
-    assert "`python manage.py train_embedded --variant broad` trains the same recipe" in gpu
+    assert "`python manage.py train_embedded --variant broad --object-weight 1` trains the same recipe" in gpu
     (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cpu"}}))  # before variants existed
-    assert "`python manage.py train_embedded --variant base`" in model_card.write(tmp_path).read_text()
+    assert "`python manage.py train_embedded --variant base --object-weight 1`" in model_card.write(tmp_path).read_text()
+
+
+def test_data_set_keeps_each_scene_object_mask(tmp_path):
+    import numpy as np
+
+    from generation.embedded import data
+    from generation.embedded.renderer import render_scene_with_masks
+
+    data.build_dataset(tmp_path, num_images=6, captions_per_image=1, seed=3, max_tokens=64, workers=1,
+                       log=lambda *_: None)
+    images, masks = np.load(tmp_path / "images.npy"), np.load(tmp_path / "masks.npy")
+    specs, seeds, _ = data.scene_plan(6, 1, 3)
+    for k in (0, 5):
+        image, labels = render_scene_with_masks(specs[k], seeds[k])
+        assert (images[k] == np.asarray(image)).all()
+        assert (masks[k] == (labels > 0)).all()
+    assert 0 < masks.mean() < 0.5  # objects drawn, on a background
+
+
+def test_pixel_weights_favour_objects_and_their_outline():
+    import torch
+
+    objects = torch.zeros(2, 64, 64, dtype=torch.uint8)
+    objects[0, 20:30, 20:30] = 1  # image 1 has no object: all weights 1
+    weights = train.pixel_weights(objects, 4.0)
+    assert weights.shape == (2, 1, 64, 64)
+    assert torch.allclose(weights.mean((1, 2, 3)), torch.ones(2))
+    w = weights[0, 0]
+    assert w[25, 25] == w[18, 25] == w[31, 25]  # the 2 px ring outside the shape counts as the object
+    assert torch.isclose(w[25, 25] / w[0, 0], torch.tensor(4.0))
+    assert w[17, 25] == w[0, 0]
+    assert torch.equal(weights[1], torch.ones(1, 64, 64))
+    assert torch.equal(train.pixel_weights(objects, 1.0), torch.ones(2, 1, 64, 64))
+
+
+def test_object_weight_must_be_positive():
+    import pytest
+
+    with pytest.raises(SystemExit, match="--object-weight must be positive"):
+        train.config_from_options({"tiny": True, "object_weight": 0})
+
+
+def test_model_card_says_how_the_loss_weighed_pixels(tmp_path):
+    from generation.embedded import model_card
+
+    (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cpu", "object_weight": 4.0}}))
+    card = model_card.write(tmp_path).read_text()
+    assert "- Loss: object pixels (and a 2 px ring around each object) weighed 4x" in card
+    assert "`python manage.py train_embedded --variant base --object-weight 4`" in card
+    (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cpu"}}))  # before the option
+    assert "- Loss: every pixel weighed alike." in model_card.write(tmp_path).read_text()
