@@ -46,6 +46,9 @@ class TrainConfig:
     # Per-pixel loss weight on objects (their drawn pixels, dilated by 2 px) against 1 on the
     # background, each image's weights normalised to mean 1. Shapes are a small share of the
     # pixels; a run whose loss fell mostly on backgrounds and textures drew blobbier shapes.
+    # Off by default: a 105-min CPU run with 4 (2026-12-07, a slow machine: 9,216 steps against
+    # the shipped run's 18,145) scored single object 0.39, medium 0.44, mood 0.40 (shipped 0.60,
+    # 0.78, 0.80) and position 0.30 (0.22); not yet compared at an equal step count.
     object_weight: float = 1.0
     num_images: int = 30000
     captions_per_image: int = 2
