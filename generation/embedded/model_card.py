@@ -147,4 +147,3 @@ def _pixel_weighting(object_weight: float) -> str:
         return "every pixel weighed alike"
     return (f"object pixels (and a 2 px ring around each object) weighed {object_weight:g}x the background, "
             "each image's weights normalised to mean 1 (`TrainConfig.object_weight`)")
-
