@@ -189,6 +189,33 @@ def diagnose_pair(case: Case, dets: list[Detection]) -> dict[str, bool]:
     ), strict=True))
 
 
+def shape_confusion(cases: list[Case], dets: list[list[Detection]]) -> dict[str, dict]:
+    """Per object kind, over single-object images: how often the main region was read as that
+    kind, and what it was read as when it was not ("-": no object found). Not scored; it says
+    which kinds the model cannot draw, to steer training."""
+    table: dict[str, dict] = {}
+    for case, found in zip(cases, dets, strict=True):
+        want = case.spec.objects[0].kind
+        got = found[0].kind if found else "-"
+        row = table.setdefault(want, {"n": 0, "right": 0, "read_as": {}})
+        row["n"] += 1
+        if got == want:
+            row["right"] += 1
+        else:
+            row["read_as"][got] = row["read_as"].get(got, 0) + 1
+    order = [k for k in KINDS if k in table]
+    return {k: {**table[k], "read_as": dict(sorted(table[k]["read_as"].items(), key=lambda kv: -kv[1]))}
+            for k in order}
+
+
+def format_confusion(confusion: dict[str, dict]) -> str:
+    lines = [f"{'kind':<10} {'drawn':>7}  read as instead"]
+    for kind, row in confusion.items():
+        wrong = ", ".join(f"{k} {n}" for k, n in list(row["read_as"].items())[:3])
+        lines.append(f"{kind:<10} {row['right']:>3}/{row['n']:<3}  {wrong}")
+    return "\n".join(lines)
+
+
 def tabulate(results: list[dict[str, bool]]) -> list[dict]:
     table: dict[str, list[bool]] = {}
     for r in results:
@@ -248,12 +275,14 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = m
     t0 = time.time()
     images = _generate(pipe, cases, steps=steps, guidance=guidance, batch=batch, seed=seed)
     gen_seconds = time.time() - t0
-    results, pairs = [], []
+    results, pairs, singles = [], [], []
     for c, im in zip(cases, images, strict=True):
         dets = None if c.kind == "style" else analyzer.detect(im, c.spec.setting)
         results.append(score(c, im, analyzer, dets=dets))
         if c.kind == "pair":
             pairs.append(diagnose_pair(c, dets))
+        elif c.kind == "single":
+            singles.append((c, dets))
     rows = tabulate(results)
     log("")
     log(format_table(rows, f"Model on held-out prompts ({len(cases)} images, {steps} steps, "
@@ -268,13 +297,22 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = m
     if seen_control:
         control_cases = build_control_cases(seen_control, seed)
         control_images = _generate(pipe, control_cases, steps=steps, guidance=guidance, batch=batch, seed=seed + 1)
-        scored = [score(c, im, analyzer) for c, im in zip(control_cases, control_images, strict=True)]
+        control_dets = [analyzer.detect(im, c.spec.setting) for c, im in zip(control_cases, control_images, strict=True)]
+        scored = [score(c, im, analyzer, dets=d)
+                  for c, im, d in zip(control_cases, control_images, control_dets, strict=True)]
+        singles += list(zip(control_cases, control_dets, strict=True))
         control = {t: float(np.mean([r[t] for r in scored])) for t in ("single object", "shape", "colour")}
         log(f"\nControl: {seen_control} single-object prompts for triples seen in training "
             "(held-out vs seen tells composing from drawing):")
         held = {r["task"]: r["accuracy"] for r in rows}
         for task, value in control.items():
             log(f"  {task:<18} seen {value:.3f}   held-out {held.get(task, float('nan')):.3f}")
+
+    confusion = shape_confusion([c for c, _ in singles], [d for _, d in singles]) if singles else {}
+    if confusion:
+        log(f"\nShapes in the {len(singles)} single-object images{' (held-out and seen)' if control else ''}, "
+            "per kind asked for (not scored):")
+        log(format_confusion(confusion))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # One grid, a few images of every task, in case order.
@@ -285,7 +323,8 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = m
     log(f"\nsample grid: {out_dir / 'samples.png'} (prompts in prompts.txt)")
     report = {"images": len(cases), "steps": steps, "guidance": guidance, "seconds": round(gen_seconds),
               "analyzer_accuracy": analyzer_accuracy, "analyzer_tasks": truth_rows, "tasks": rows,
-              "pair_diagnostics": diagnostics, **({"seen_control": control} if control else {})}
+              "pair_diagnostics": diagnostics, "shape_confusion": confusion,
+              **({"seen_control": control} if control else {})}
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     if write_card:
         (weights / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -111,6 +111,10 @@ def write(weights_dir: Path) -> Path:
         if evaluation.get("pair_diagnostics"):
             lines += ["Where the two-object images go wrong (fractions of them; not scored): "
                       + "; ".join(f"{k} {v:.2f}" for k, v in evaluation["pair_diagnostics"].items()) + ".", ""]
+        if evaluation.get("shape_confusion"):
+            drawn = sorted(evaluation["shape_confusion"].items(), key=lambda kv: -kv[1]["right"] / kv[1]["n"])
+            lines += ["Single-object images, per kind asked for (drawn right / asked; not scored): "
+                      + "; ".join(f"{k} {row['right']}/{row['n']}" for k, row in drawn) + ".", ""]
         if (weights_dir / "samples.png").exists():
             lines += ["Samples across the menus (`python manage.py samples_embedded --truth`; each model image beside "
                       "the renderer's drawing of the same scene): [samples.png](samples.png).", ""]

@@ -50,3 +50,25 @@ def test_pair_diagnostics_name_a_binding_failure():
     wrong = evaluate.diagnose_pair(case, analyzer.detect(render_scene(swapped, seed=3), swapped.setting))
     assert wrong["second took the first's colour"] and not wrong["both colours present"]
     assert not wrong["second object right"]
+
+
+def test_shape_confusion_counts_each_kind_and_what_it_was_read_as():
+    from dataclasses import replace
+
+    analyzer = Analyzer.load_shipped()
+    cases = [c for c in evaluate.build_cases(200, seed=2) if c.kind == "single"][:12]
+    dets = [analyzer.detect(render_scene(c.spec, seed=11 + i), c.spec.setting) for i, c in enumerate(cases)]
+    # One image drawn as the wrong kind, one with nothing in it.
+    asked = cases[0].spec.objects[0]
+    other = "heart" if asked.kind != "heart" else "moon"
+    wrong = replace(cases[0].spec, objects=(replace(asked, kind=other),))
+    dets[0] = analyzer.detect(render_scene(wrong, seed=11), wrong.setting)
+    dets[1] = []
+    confusion = evaluate.shape_confusion(cases, dets)
+    assert sum(row["n"] for row in confusion.values()) == len(cases)
+    assert confusion[asked.kind]["read_as"].get(other, 0) >= 1
+    assert confusion[cases[1].spec.objects[0].kind]["read_as"].get("-", 0) >= 1
+    # The analyzer reads the renderer's own drawings right: every other image counts as drawn.
+    assert sum(row["right"] for row in confusion.values()) == len(cases) - 2
+    text = evaluate.format_confusion(confusion)
+    assert f"{other} 1" in text.splitlines()[1 + list(confusion).index(asked.kind)]

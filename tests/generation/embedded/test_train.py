@@ -90,3 +90,15 @@ def test_model_card_says_how_the_loss_weighed_pixels(tmp_path):
     assert "`python manage.py train_embedded --variant base --object-weight 4`" in card
     (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cpu"}}))  # before the option
     assert "- Loss: every pixel weighed alike." in model_card.write(tmp_path).read_text()
+
+
+def test_model_card_lists_the_kinds_drawn_worst_last(tmp_path):
+    from generation.embedded import model_card
+
+    (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cpu"}}))
+    (tmp_path / "evaluation.json").write_text(json.dumps({
+        "images": 4, "steps": 25, "guidance": 4.0, "analyzer_accuracy": 0.99, "tasks": [],
+        "shape_confusion": {"star": {"n": 4, "right": 1, "read_as": {"sun": 3}},
+                            "heart": {"n": 4, "right": 4, "read_as": {}}}}))
+    card = model_card.write(tmp_path).read_text()
+    assert "per kind asked for (drawn right / asked; not scored): heart 4/4; star 1/4." in card
