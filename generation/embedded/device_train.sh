@@ -6,7 +6,7 @@
 # variant in VARIANTS side by side on the one GPU (bf16 autocast) under a time budget, and
 # leaves in $OUT run.log plus each run's folder (weights, training.json, train.log) as
 # NAME.tar.partN; `python -m generation.embedded.device_bundle unpack <files_at> DIR --name NAME`
-# joins one here. Knobs (environment): VARIANTS ("base broad"), MINUTES (5.5), BATCH (256),
+# joins one here. Knobs (environment): VARIANTS ("base p2"), MINUTES (5.5), BATCH (256),
 # LR (0.001), NUM_IMAGES (120000), DEVICE (cuda; cpu for a dry run).
 set -euo pipefail
 : "${OUT:?set OUT to the folder whose files come back}"
@@ -21,7 +21,7 @@ common=(--device "${DEVICE:-cuda}" --encoder "$BUNDLE/minilm" --num-images "${NU
         --render-workers "$(nproc)" --data-dir "$DATA")
 python3 -m generation.embedded.train "${common[@]}" --data-only
 pids=()
-for v in ${VARIANTS:-base broad}; do
+for v in ${VARIANTS:-base p2}; do
   mkdir -p "/tmp/run-$v"
   python3 -m generation.embedded.train "${common[@]}" --variant "$v" \
     --batch-size "${BATCH:-256}" --lr "${LR:-0.001}" --warmup 500 --ema-decay 0.9995 \
@@ -31,7 +31,7 @@ for v in ${VARIANTS:-base broad}; do
 done
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=$?; done  # (a bare `wait` would also wait for tee)
-for v in ${VARIANTS:-base broad}; do
+for v in ${VARIANTS:-base p2}; do
   echo "== $v"; tail -c 600 "/tmp/run-$v/train.log"; echo
   python3 -m generation.embedded.device_bundle pack "/tmp/run-$v" "$OUT" --name "$v"
 done

@@ -72,7 +72,7 @@ def test_unpack_without_parts_or_weights_is_refused(tmp_path):
 
 
 def test_unknown_variant_is_refused():
-    with pytest.raises(ValueError, match="known: base, wide"):
+    with pytest.raises(ValueError, match="known: base, wide, broad, p2"):
         model.unet_config(variant="huge")
 
 
@@ -94,3 +94,30 @@ def test_eval_refuses_a_negative_control_count(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["--seen-control", "-3"])
     assert "must be 0 or more" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variant", sorted(model.VARIANTS))
+def test_every_variant_trains_a_step_and_serves_every_size(variant):
+    """An untrained UNet of each variant: a training step at 64x64, then the pipeline at every
+    supported size and in inpainting, the way a run's weights would be served."""
+    from PIL import Image
+
+    torch.manual_seed(0)
+    unet = model.build_unet(variant=variant)
+    x, t = torch.randn(2, 3, 64, 64), torch.tensor([10, 900])
+    states, mask = torch.randn(2, 5, model.TEXT_DIM), torch.ones(2, 5)
+    pred = model.denoise(unet, x, t, states, mask)
+    assert pred.shape == x.shape
+    pred.pow(2).mean().backward()
+    assert all(p.grad is not None for p in unet.parameters() if p.requires_grad)
+
+    pipe = AtelierPipeline(unet=unet.eval(), scheduler=model.build_sampling_scheduler())
+    pipe.set_progress_bar_config(disable=True)
+    for w, h in ((64, 64), (96, 128), (128, 128)):
+        image = pipe("a red circle", width=w, height=h, num_inference_steps=2,
+                     generator=torch.Generator().manual_seed(1)).images[0]
+        assert image.size == (w, h)
+    mask_image = Image.new("L", (64, 64), 0)
+    mask_image.paste(255, (0, 0, 32, 64))
+    edit = pipe("a red circle", image=image.resize((64, 64)), mask_image=mask_image, num_inference_steps=2).images[0]
+    assert np.array_equal(np.asarray(edit)[:, 40:], np.asarray(image.resize((64, 64)))[:, 40:])
