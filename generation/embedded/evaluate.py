@@ -15,6 +15,7 @@ import argparse
 import json
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,23 +190,16 @@ def diagnose_pair(case: Case, dets: list[Detection]) -> dict[str, bool]:
     ), strict=True))
 
 
-def shape_confusion(cases: list[Case], dets: list[list[Detection]]) -> dict[str, dict]:
-    """Per object kind, over single-object images: how often the main region was read as that
-    kind, and what it was read as when it was not ("-": no object found). Not scored; it says
-    which kinds the model cannot draw, to steer training."""
-    table: dict[str, dict] = {}
-    for case, found in zip(cases, dets, strict=True):
-        want = case.spec.objects[0].kind
-        got = found[0].kind if found else "-"
-        row = table.setdefault(want, {"n": 0, "right": 0, "read_as": {}})
-        row["n"] += 1
-        if got == want:
-            row["right"] += 1
-        else:
-            row["read_as"][got] = row["read_as"].get(got, 0) + 1
-    order = [k for k in KINDS if k in table]
-    return {k: {**table[k], "read_as": dict(sorted(table[k]["read_as"].items(), key=lambda kv: -kv[1]))}
-            for k in order}
+def shape_confusion(singles: list[tuple[Case, list[Detection]]]) -> dict[str, dict]:
+    """Per object kind, over single-object images (each with its detections): how often the
+    main region was read as that kind, and what it was read as when it was not ("-": no object
+    found). Not scored; it says which kinds the model cannot draw, to steer training."""
+    asked: dict[str, Counter] = {}
+    for case, found in singles:
+        asked.setdefault(case.spec.objects[0].kind, Counter())[found[0].kind if found else "-"] += 1
+    return {kind: {"n": sum(asked[kind].values()), "right": asked[kind].pop(kind, 0),
+                   "read_as": dict(asked[kind].most_common())}
+            for kind in KINDS if kind in asked}
 
 
 def format_confusion(confusion: dict[str, dict]) -> str:
@@ -308,7 +302,7 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = m
         for task, value in control.items():
             log(f"  {task:<18} seen {value:.3f}   held-out {held.get(task, float('nan')):.3f}")
 
-    confusion = shape_confusion([c for c, _ in singles], [d for _, d in singles]) if singles else {}
+    confusion = shape_confusion(singles)
     if confusion:
         log(f"\nShapes in the {len(singles)} single-object images{' (held-out and seen)' if control else ''}, "
             "per kind asked for (not scored):")

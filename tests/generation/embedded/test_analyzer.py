@@ -64,7 +64,7 @@ def test_shape_confusion_counts_each_kind_and_what_it_was_read_as():
     wrong = replace(cases[0].spec, objects=(replace(asked, kind=other),))
     dets[0] = analyzer.detect(render_scene(wrong, seed=11), wrong.setting)
     dets[1] = []
-    confusion = evaluate.shape_confusion(cases, dets)
+    confusion = evaluate.shape_confusion(list(zip(cases, dets, strict=True)))
     assert sum(row["n"] for row in confusion.values()) == len(cases)
     assert confusion[asked.kind]["read_as"].get(other, 0) >= 1
     assert confusion[cases[1].spec.objects[0].kind]["read_as"].get("-", 0) >= 1
