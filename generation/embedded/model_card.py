@@ -30,8 +30,9 @@ def write(weights_dir: Path) -> Path:
                      if kind.startswith("CrossAttn")})
     variant = cfg.get("variant", "base")  # runs from before variants existed trained base
     object_weight = cfg.get("object_weight", 1.0)  # runs from before the option weighed pixels alike
+    weight_floor = cfg.get("weight_floor", 0.0)  # runs from before the option had none
     # Every flag that shaped these weights is named, so the line holds when a default changes.
-    cpu_command = f"python manage.py train_embedded --variant {variant} --object-weight {object_weight:g}"
+    cpu_command = f"python manage.py train_embedded --variant {variant} --object-weight {object_weight:g} --weight-floor {weight_floor:g}"
     size_mb = sum(p.stat().st_size for p in weights_dir.rglob("*") if p.is_file()) / 1e6
     lines = [
         "# Atelier embedded model",
@@ -69,7 +70,7 @@ def write(weights_dir: Path) -> Path:
         "evaluation asks for those.",
         f"- Steps: {train.get('steps', '?')} at batch {cfg.get('batch_size', '?')}, AdamW lr {cfg.get('lr', '?')} "
         f"(warmup {cfg.get('warmup', '?')}, cosine to 10%), EMA {cfg.get('ema_decay', '?')}, Min-SNR-{cfg.get('min_snr_gamma', '?')} "
-        f"weighting, seed {cfg.get('seed', '?')}.",
+        f"weighting{f' floored at {weight_floor:g}' if weight_floor else ''}, seed {cfg.get('seed', '?')}.",
         f"- Loss: {_pixel_weighting(object_weight)}.",
         f"- Time: {train.get('train_seconds', 0) / 60:.1f} min of training ({train.get('it_per_s', '?')} it/s) "
         f"after {train.get('data_seconds', 0) / 60:.1f} min building the data set.",

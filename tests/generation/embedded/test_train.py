@@ -36,9 +36,9 @@ def test_model_card_reproduce_commands_name_the_variant_trained(tmp_path):
     (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cuda", "variant": "broad"}}))
     gpu = model_card.write(tmp_path).read_text()
     assert "(UNet variant `broad`" in gpu
-    assert "`python manage.py train_embedded --variant broad --object-weight 1` trains the same recipe" in gpu
+    assert "`python manage.py train_embedded --variant broad --object-weight 1 --weight-floor 0` trains the same recipe" in gpu
     (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cpu"}}))  # before variants existed
-    assert "`python manage.py train_embedded --variant base --object-weight 1`" in model_card.write(tmp_path).read_text()
+    assert "`python manage.py train_embedded --variant base --object-weight 1 --weight-floor 0`" in model_card.write(tmp_path).read_text()
 
 
 def test_data_set_keeps_each_scene_object_mask(tmp_path):
@@ -81,15 +81,43 @@ def test_object_weight_must_be_positive():
         train.config_from_options({"tiny": True, "object_weight": 0})
 
 
+def test_weight_floor_lifts_only_the_ends_of_the_schedule():
+    import torch
+
+    from generation.embedded import model
+
+    alphas = model.build_noise_scheduler().alphas_cumprod
+    snr = alphas / (1 - alphas)
+    plain, floored = train.loss_weights(snr, 5.0), train.loss_weights(snr, 5.0, 0.2)
+    assert plain[999] < 1e-6 and floored[999] == 0.2  # pure noise: the sampler's first step
+    assert plain[0] < 0.01 and floored[0] == 0.2  # the last touch of detail
+    assert torch.equal(plain[150:701], floored[150:701])  # Min-SNR weighs the middle above the floor
+    assert (floored >= plain).all() and (floored >= 0.2).all()
+    assert plain[700:].sum() / plain.sum() < 0.1 < floored[700:].sum() / floored.sum()
+
+
+def test_weight_floor_outside_0_1_is_refused():
+    import pytest
+
+    for bad in (-0.1, 1.5):
+        with pytest.raises(SystemExit, match="--weight-floor must be between 0 and 1"):
+            train.config_from_options({"tiny": True, "weight_floor": bad})
+    assert train.config_from_options({"tiny": True, "weight_floor": 0.2}).weight_floor == 0.2
+
+
 def test_model_card_says_how_the_loss_weighed_pixels(tmp_path):
     from generation.embedded import model_card
 
     (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cpu", "object_weight": 4.0}}))
     card = model_card.write(tmp_path).read_text()
     assert "- Loss: object pixels (and a 2 px ring around each object) weighed 4x" in card
-    assert "`python manage.py train_embedded --variant base --object-weight 4`" in card
+    assert "`python manage.py train_embedded --variant base --object-weight 4 --weight-floor 0`" in card
     (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cpu"}}))  # before the option
     assert "- Loss: every pixel weighed alike." in model_card.write(tmp_path).read_text()
+    (tmp_path / "training.json").write_text(json.dumps({"config": {"device": "cpu", "weight_floor": 0.2}}))
+    card = model_card.write(tmp_path).read_text()
+    assert "Min-SNR-? weighting floored at 0.2" in card
+    assert "--object-weight 1 --weight-floor 0.2`" in card
 
 
 def test_model_card_lists_the_kinds_drawn_worst_last(tmp_path):
