@@ -210,6 +210,44 @@ def format_confusion(confusion: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+PROBE_STRENGTHS = (0.3, 0.5, 0.7, 0.9)
+PROBE_COLOURS = ("red", "blue", "yellow")
+
+
+def kind_by_strength(pipe, analyzer: Analyzer, *, strengths: tuple[float, ...] = PROBE_STRENGTHS,
+                     kinds: tuple[str, ...] = KINDS, colours: tuple[str, ...] = PROBE_COLOURS,
+                     setting: str = "meadow", steps: int = model.DEFAULT_STEPS,
+                     guidance: float = model.DEFAULT_GUIDANCE, seed: int = 0) -> dict[str, dict]:
+    """Where in sampling the model loses an object's kind. Each kind, rendered alone in each
+    colour, is re-noised to a strength and denoised by image-to-image with its own caption;
+    the analyzer says whether the main object is still that kind. Kept at low strength and lost
+    at high means the model details an outline it is given but cannot lay one out from noise.
+    Not scored; it steers training (see `TrainConfig.weight_floor`)."""
+    renders = [(k, c, render_scene(SceneSpec(objects=(ObjectSpec(k, c),), setting=setting), seed=70_000 + i))
+               for i, (k, c) in enumerate((k, c) for k in kinds for c in colours)]
+    report = {}
+    for strength in strengths:
+        per_kind: Counter = Counter()
+        for i, (k, c, image) in enumerate(renders):
+            generator = torch.Generator().manual_seed(seed * 100_003 + i)
+            out = pipe(_single_case(c, k, setting).prompt, image=image, strength=strength,
+                       num_inference_steps=steps, guidance_scale=guidance, generator=generator).images[0]
+            found = analyzer.detect(out, setting)
+            per_kind[k] += bool(found) and found[0].kind == k
+        report[f"{strength:g}"] = {"kept": sum(per_kind.values()), "n": len(renders),
+                                   "per_kind": {k: per_kind[k] for k in kinds}}
+    return report
+
+
+def format_kind_probe(report: dict[str, dict]) -> str:
+    kinds = list(next(iter(report.values()))["per_kind"]) if report else []
+    lines = [f"{'strength':<10} {'kept':>7}  " + " ".join(f"{k[:6]:>6}" for k in kinds)]
+    for strength, row in report.items():
+        lines.append(f"{strength:<10} {row['kept']:>3}/{row['n']:<3}  "
+                     + " ".join(f"{row['per_kind'][k]:>6}" for k in kinds))
+    return "\n".join(lines)
+
+
 def tabulate(results: list[dict[str, bool]]) -> list[dict]:
     table: dict[str, list[bool]] = {}
     for r in results:
@@ -252,7 +290,7 @@ def _generate(pipe, cases: list[Case], *, steps: int, guidance: float, batch: in
 def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = model.DEFAULT_STEPS,
              guidance: float = model.DEFAULT_GUIDANCE,
              batch: int = 8, seed: int = 0, out_dir: Path = EVAL_DIR, write_card: bool = True,
-             seen_control: int = 0, log=print) -> dict:
+             seen_control: int = 0, kind_probe: bool = False, log=print) -> dict:
     from generation.embedded.pipeline import AtelierPipeline
 
     analyzer = Analyzer.load_or_fit(SHIPPED_PATH, log=log)
@@ -308,6 +346,13 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = m
             "per kind asked for (not scored):")
         log(format_confusion(confusion))
 
+    probe = {}
+    if kind_probe:
+        probe = kind_by_strength(pipe, analyzer, steps=steps, guidance=guidance, seed=seed)
+        log(f"\nKind kept through image-to-image from a rendered object ({len(KINDS)} kinds x "
+            f"{', '.join(PROBE_COLOURS)}, meadow), per strength (not scored):")
+        log(format_kind_probe(probe))
+
     out_dir.mkdir(parents=True, exist_ok=True)
     # One grid, a few images of every task, in case order.
     picks = [i for kind in ("single", "counting", "pair", "style")
@@ -318,7 +363,8 @@ def evaluate(*, weights: Path = WEIGHTS_DIR, n_images: int = 400, steps: int = m
     report = {"images": len(cases), "steps": steps, "guidance": guidance, "seconds": round(gen_seconds),
               "analyzer_accuracy": analyzer_accuracy, "analyzer_tasks": truth_rows, "tasks": rows,
               "pair_diagnostics": diagnostics, "shape_confusion": confusion,
-              **({"seen_control": control} if control else {})}
+              **({"seen_control": control} if control else {}),
+              **({"kind_by_strength": probe} if probe else {})}
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     if write_card:
         (weights / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -344,13 +390,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-card", action="store_true", help="do not update the model card")
     parser.add_argument("--seen-control", type=_count, default=0, metavar="N",
                         help="also score N single-object prompts for triples seen in training (a control)")
+    parser.add_argument("--kind-probe", action="store_true",
+                        help="also re-noise rendered objects to strengths 0.3-0.9 and count the kinds the model keeps")
 
 
 def run(options: dict, log=print) -> dict:
     return evaluate(weights=Path(options["weights"]), n_images=options["images"], steps=options["steps"],
                     guidance=options["guidance"], seed=options["seed"], batch=options.get("batch") or 8,
                     out_dir=Path(options["out"]),
-                    write_card=not options.get("no_card"), seen_control=options.get("seen_control") or 0, log=log)
+                    write_card=not options.get("no_card"), seen_control=options.get("seen_control") or 0,
+                    kind_probe=bool(options.get("kind_probe")), log=log)
 
 
 def main(argv: list[str] | None = None) -> None:

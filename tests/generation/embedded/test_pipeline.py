@@ -157,3 +157,16 @@ def test_a_large_red_circle_is_one_circle_not_a_tiling(pipe):
     direct = pipe("a red circle in a meadow", generator=_seed(5), upscale_strength=0, **kw).images
     assert sum(red_objects(im) == 1 for im in refined) >= 3
     assert sum(map(red_objects, direct)) > sum(map(red_objects, refined))
+
+
+def test_kind_probe_counts_the_kinds_kept_through_image_to_image(pipe):
+    from generation.embedded import evaluate
+    from generation.embedded.analyzer import Analyzer
+
+    report = evaluate.kind_by_strength(pipe, Analyzer.load_shipped(), strengths=(0.2, 1.0),
+                                       kinds=("circle", "heart", "square"), colours=("red",), steps=10)
+    assert list(report) == ["0.2", "1"] and report["0.2"]["n"] == 3
+    assert set(report["0.2"]["per_kind"]) == {"circle", "heart", "square"}
+    assert report["0.2"]["kept"] >= 2  # lightly re-noised, the model keeps the outline it is given
+    text = evaluate.format_kind_probe(report)
+    assert text.splitlines()[1].startswith("0.2") and f"{report['1']['kept']:>3}/3" in text
