@@ -50,6 +50,11 @@ class TrainConfig:
     # t=900), and the sampler's first step, at t=999, runs on an output trained with weight 0.
     # A floor of 0.2 gives t >= 700 15.8% of the weight and t=999 a weight of 0.2; it also lifts
     # the least noisy end (t < 150, weighed 0 to 0.2 by Min-SNR, where the last detail is drawn).
+    # Off by default: the 105-min CPU run at 0.2 (2026-12-08, AMD EPYC, 17,623 steps against the
+    # shipped run's 18,145) drew worse: single object 0.47, shape 0.46, medium 0.46, mood 0.53,
+    # position 0.30 (shipped 0.60 / 0.59 / 0.78 / 0.80 / 0.22), and `eval_embedded --kind-probe`
+    # kept fewer kinds from high noise, 16/42 at strength 0.9 against the shipped weights' 22/42.
+    # More weight on high noise does not teach this model to lay the outlines out.
     weight_floor: float = 0.0
     # Per-pixel loss weight on objects (their drawn pixels, dilated by 2 px) against 1 on the
     # background, each image's weights normalised to mean 1. Shapes are a small share of the
