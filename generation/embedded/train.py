@@ -54,6 +54,7 @@ class TrainConfig:
     # shipped run's 18,145) drew worse: single object 0.47, shape 0.46, medium 0.46, mood 0.53,
     # position 0.30 (shipped 0.60 / 0.59 / 0.78 / 0.80 / 0.22), and `eval_embedded --kind-probe`
     # kept fewer kinds from high noise, 16/42 at strength 0.9 against the shipped weights' 22/42.
+    # On a second evaluation seed too: single object 0.38, shape 0.34 (shipped 0.48 / 0.46).
     # More weight on high noise does not teach this model to lay the outlines out.
     weight_floor: float = 0.0
     # Per-pixel loss weight on objects (their drawn pixels, dilated by 2 px) against 1 on the
