@@ -223,18 +223,19 @@ def kind_by_strength(pipe, analyzer: Analyzer, *, strengths: tuple[float, ...] =
     the analyzer says whether the main object is still that kind. Kept at low strength and lost
     at high means the model details an outline it is given but cannot lay one out from noise.
     Not scored; it steers training (see `TrainConfig.weight_floor`)."""
-    renders = [(k, c, render_scene(SceneSpec(objects=(ObjectSpec(k, c),), setting=setting), seed=70_000 + i))
-               for i, (k, c) in enumerate((k, c) for k in kinds for c in colours)]
+    cases = [_single_case(c, k, setting) for k in kinds for c in colours]
+    renders = [render_scene(case.spec, seed=70_000 + i) for i, case in enumerate(cases)]
     report = {}
     for strength in strengths:
         per_kind: Counter = Counter()
-        for i, (k, c, image) in enumerate(renders):
+        for i, (case, image) in enumerate(zip(cases, renders, strict=True)):
             generator = torch.Generator().manual_seed(seed * 100_003 + i)
-            out = pipe(_single_case(c, k, setting).prompt, image=image, strength=strength,
+            out = pipe(case.prompt, image=image, strength=strength,
                        num_inference_steps=steps, guidance_scale=guidance, generator=generator).images[0]
             found = analyzer.detect(out, setting)
-            per_kind[k] += bool(found) and found[0].kind == k
-        report[f"{strength:g}"] = {"kept": sum(per_kind.values()), "n": len(renders),
+            kind = case.spec.objects[0].kind
+            per_kind[kind] += bool(found) and found[0].kind == kind
+        report[f"{strength:g}"] = {"kept": sum(per_kind.values()), "n": len(cases),
                                    "per_kind": {k: per_kind[k] for k in kinds}}
     return report
 

@@ -46,8 +46,8 @@ class TrainConfig:
     # A floor under that weight. Min-SNR in its v-prediction form weighs the v-loss
     # min(snr, 5) / (snr + 1): 0.20 at t=700, 0.02 at 900 and 0 at 999, so t >= 700 gets 6.4% of
     # the total weight on the cosine schedule; yet re-noising rendered objects and denoising them
-    # showed the shipped weights lose the object's kind there (kept 37/42 from t=500, 23/42 from
-    # t=900), and the sampler's first step, at t=999, runs on an output trained with weight 0.
+    # (`eval_embedded --kind-probe`) showed the shipped weights lose the object's kind there (kept
+    # 31/42 from strength 0.5, 22/42 from 0.9), and the sampler's first step, at t=999, runs on an output trained with weight 0.
     # A floor of 0.2 gives t >= 700 15.8% of the weight and t=999 a weight of 0.2; it also lifts
     # the least noisy end (t < 150, weighed 0 to 0.2 by Min-SNR, where the last detail is drawn).
     # Off by default: the 105-min CPU run at 0.2 (2026-12-08, AMD EPYC, 17,623 steps against the
@@ -360,7 +360,7 @@ def config_from_options(options: dict) -> TrainConfig:
     if cfg.object_weight <= 0:
         raise SystemExit(f"--object-weight must be positive (1 weighs objects like the background); got {cfg.object_weight}")
     if not 0 <= cfg.weight_floor <= 1:
-        raise SystemExit(f"--weight-floor must be between 0 and 1 (a v-loss weight; Min-SNR's peak is 0.5); got {cfg.weight_floor}")
+        raise SystemExit(f"--weight-floor must be between 0 and 1 (a v-loss weight; Min-SNR's peak is gamma / (gamma + 1), 0.83); got {cfg.weight_floor}")
     return cfg
 
 
