@@ -48,6 +48,7 @@ class TrainConfig:
     ema_decay: float = 0.998
     caption_dropout: float = 0.1
     min_snr_gamma: float = 5.0
+    # ("Shipped" in the run notes below: the 18,145-step weights shipped until 2026-12-08.)
     # A floor under that weight. Min-SNR in its v-prediction form weighs the v-loss
     # min(snr, 5) / (snr + 1): 0.20 at t=700, 0.02 at 900 and 0 at 999, so t >= 700 gets 6.4% of
     # the total weight on the cosine schedule; yet re-noising rendered objects and denoising them
@@ -327,7 +328,8 @@ def hardware_summary(device: torch.device | str = "cpu", precision: str = "bf16 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default 40000, a ceiling the 105-min budget reaches first on a 2-core CPU; 3 with --tiny)")
+    parser.add_argument("--steps", type=int, default=None, help=f"optimizer steps (default {TrainConfig.steps}, a ceiling the {TrainConfig.max_minutes:g}-min budget "
+                        "reaches first on a 2-core CPU; 3 with --tiny)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--seed", type=int, default=None)
